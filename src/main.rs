@@ -1,0 +1,40 @@
+//! The `starlog` command line: argument parsing and wiring only. Every failure ends as one line
+//! on standard error and a non-zero exit status.
+#![forbid(unsafe_code)]
+
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "starlog", version, about = "Event-sourced trading engine for the Stellar DEX")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Forensic audit of a recorded session.
+    #[command(subcommand)]
+    Audit(cmd::audit::Audit),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return cmd::usage_error(e),
+    };
+    let result = match cli.command {
+        Command::Audit(a) => cmd::audit::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("starlog: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
