@@ -1,5 +1,5 @@
 //! Writes a journal of synthetic market-data-sized records, the way the core loop will: batches
-//! appended and group-committed. `cargo run --release --example write_journal -- DIR [RECORDS]`,
+//! appended and group-committed. `cargo run --release --example write_journal -- DIR [RECORDS] [none|batch|always]`,
 //! then `starlog audit verify DIR`.
 
 use std::time::Instant;
@@ -8,9 +8,10 @@ use starlog_journal::{Durability, JournalOptions, JournalWriter, hex};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let dir = args.next().ok_or("usage: write_journal DIR [RECORDS]")?;
+    let dir = args.next().ok_or("usage: write_journal DIR [RECORDS] [none|batch|always]")?;
     let records: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(1_000_000);
-    let opts = JournalOptions { durability: Durability::Batch, ..JournalOptions::default() };
+    let durability: Durability = args.next().map(|s| s.parse()).transpose()?.unwrap_or(Durability::Batch);
+    let opts = JournalOptions { durability, ..JournalOptions::default() };
     let (mut w, recovery) = JournalWriter::open(&dir, opts)?;
     if !recovery.created {
         println!("continuing the journal in {dir} at seq {}", recovery.next_seq);

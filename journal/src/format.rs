@@ -19,19 +19,19 @@ pub const SH_SEGMENT_INDEX: usize = SH_FLAGS + 4;
 pub const SH_SEGMENT_SIZE: usize = SH_SEGMENT_INDEX + 8;
 pub const SH_FIRST_SEQ: usize = SH_SEGMENT_SIZE + 8;
 pub const SH_PREV_CHAIN: usize = SH_FIRST_SEQ + 8;
-pub const SH_PREV_CRC: usize = SH_PREV_CHAIN + 32;
-pub const SH_PREV_TIMESTAMP: usize = SH_PREV_CRC + 4;
+pub const SH_PREV_SUM: usize = SH_PREV_CHAIN + 32;
+pub const SH_PREV_TIMESTAMP: usize = SH_PREV_SUM + 4;
 pub const SH_RESERVED: usize = SH_PREV_TIMESTAMP + 8;
-pub const SH_CRC: usize = 124;
+pub const SH_SUM: usize = 124;
 /// Bytes `0..SH_STABLE_LEN` are written once at segment creation and checksummed.
-pub const SH_STABLE_LEN: usize = SH_CRC + 4;
+pub const SH_STABLE_LEN: usize = SH_SUM + 4;
 /// Volatile area (not checksummed, never trusted by recovery): the commit watermark that
 /// tailers poll, and the `closed` flag set when the writer rolls to the next segment.
 pub const SH_WATERMARK: usize = SH_STABLE_LEN;
 pub const SH_STATE: usize = SH_WATERMARK + 8;
 /// The first frame of a segment starts here.
 pub const SEGMENT_HEADER_LEN: usize = 256;
-const _: () = assert!(SH_RESERVED <= SH_CRC);
+const _: () = assert!(SH_RESERVED <= SH_SUM);
 const _: () = assert!(SH_STATE + 8 <= SEGMENT_HEADER_LEN);
 const _: () = assert!(SH_WATERMARK.is_multiple_of(8) && SH_STATE.is_multiple_of(8));
 
@@ -39,14 +39,16 @@ const _: () = assert!(SH_WATERMARK.is_multiple_of(8) && SH_STATE.is_multiple_of(
 pub const STATE_CLOSED: u64 = 1;
 
 // ---- frame header (32 bytes) -------------------------------------------------------------
-pub const FH_PAYLOAD_LEN: usize = 0;
+// The checksum comes first so that it covers one contiguous run: bytes 4..32 of the header and the
+// payload after them.
+pub const FH_SUM: usize = 0;
+pub const FH_PAYLOAD_LEN: usize = FH_SUM + 4;
 pub const FH_KIND: usize = FH_PAYLOAD_LEN + 4;
 pub const FH_FLAGS: usize = FH_KIND + 2;
-pub const FH_SEQ: usize = FH_FLAGS + 2;
+pub const FH_PREV_SUM: usize = FH_FLAGS + 2;
+pub const FH_SEQ: usize = FH_PREV_SUM + 4;
 pub const FH_TIMESTAMP: usize = FH_SEQ + 8;
-pub const FH_PREV_CRC: usize = FH_TIMESTAMP + 8;
-pub const FH_CRC: usize = FH_PREV_CRC + 4;
-pub const FRAME_HEADER_LEN: usize = FH_CRC + 4;
+pub const FRAME_HEADER_LEN: usize = FH_TIMESTAMP + 8;
 const _: () = assert!(FRAME_HEADER_LEN == 32);
 
 /// Frames start, and payloads therefore start, on this alignment (relative to the file, whose
@@ -118,8 +120,8 @@ pub struct SegmentHeader {
     pub first_seq: u64,
     /// Chain head after the last seal of the previous segment.
     pub prev_chain: [u8; 32],
-    /// CRC of the last frame of the previous segment (0 for the first segment).
-    pub prev_crc: u32,
+    /// Checksum of the last frame of the previous segment (0 for the first segment).
+    pub prev_sum: u32,
     /// Timestamp of the last record of the previous segment (`i64::MIN` for the first).
     pub prev_timestamp_ns: i64,
 }
@@ -151,10 +153,10 @@ impl SegmentHeader {
         out[SH_SEGMENT_SIZE..SH_SEGMENT_SIZE + 8].copy_from_slice(&self.segment_size.to_le_bytes());
         out[SH_FIRST_SEQ..SH_FIRST_SEQ + 8].copy_from_slice(&self.first_seq.to_le_bytes());
         out[SH_PREV_CHAIN..SH_PREV_CHAIN + 32].copy_from_slice(&self.prev_chain);
-        out[SH_PREV_CRC..SH_PREV_CRC + 4].copy_from_slice(&self.prev_crc.to_le_bytes());
+        out[SH_PREV_SUM..SH_PREV_SUM + 4].copy_from_slice(&self.prev_sum.to_le_bytes());
         out[SH_PREV_TIMESTAMP..SH_PREV_TIMESTAMP + 8].copy_from_slice(&self.prev_timestamp_ns.to_le_bytes());
-        let crc = crc32c::crc32c(&out[..SH_CRC]);
-        out[SH_CRC..SH_CRC + 4].copy_from_slice(&crc.to_le_bytes());
+        let sum = checksum(&out[..SH_SUM]);
+        out[SH_SUM..SH_SUM + 4].copy_from_slice(&sum.to_le_bytes());
     }
 
     /// Decode and check the stable part of a header (`b` may be longer).
@@ -173,7 +175,7 @@ impl SegmentHeader {
         if version != FORMAT_VERSION {
             return Err(HeaderFault::Version(version));
         }
-        if crc32c::crc32c(&b[..SH_CRC]) != u32_at(b, SH_CRC) {
+        if checksum(&b[..SH_SUM]) != u32_at(b, SH_SUM) {
             return Err(HeaderFault::BadChecksum);
         }
         if usize::from(u16_at(b, SH_HEADER_LEN)) != SEGMENT_HEADER_LEN {
@@ -187,7 +189,7 @@ impl SegmentHeader {
             segment_size: u64_at(b, SH_SEGMENT_SIZE),
             first_seq: u64_at(b, SH_FIRST_SEQ),
             prev_chain: hash_at(b, SH_PREV_CHAIN),
-            prev_crc: u32_at(b, SH_PREV_CRC),
+            prev_sum: u32_at(b, SH_PREV_SUM),
             prev_timestamp_ns: i64_at(b, SH_PREV_TIMESTAMP),
         };
         if !(SEGMENT_SIZE_BYTES_MIN..=SEGMENT_SIZE_BYTES_MAX).contains(&header.segment_size)
@@ -209,8 +211,8 @@ pub struct Frame {
     pub kind: u16,
     pub seq: u64,
     pub timestamp_ns: i64,
-    pub prev_crc: u32,
-    pub crc: u32,
+    pub prev_sum: u32,
+    pub sum: u32,
 }
 
 impl Frame {
@@ -228,7 +230,7 @@ pub enum FrameFault {
     /// The frame would extend past the end of the segment.
     Overrun,
     /// The checksum does not hold.
-    BadCrc,
+    BadChecksum,
     /// Checksum holds but padding after the payload is not zero.
     BadPadding,
     /// Checksum holds but a field is impossible (reserved flags, unknown reserved kind).
@@ -236,30 +238,24 @@ pub enum FrameFault {
 }
 
 /// Write a frame header for a payload already in place at `buf[FRAME_HEADER_LEN..]`; returns the
-/// frame's CRC.
+/// frame's checksum.
 pub fn seal_frame_header(
     buf: &mut [u8],
     kind: u16,
     seq: u64,
     timestamp_ns: i64,
-    prev_crc: u32,
+    prev_sum: u32,
     payload_len: u32,
 ) -> u32 {
     buf[FH_PAYLOAD_LEN..FH_PAYLOAD_LEN + 4].copy_from_slice(&payload_len.to_le_bytes());
     buf[FH_KIND..FH_KIND + 2].copy_from_slice(&kind.to_le_bytes());
     buf[FH_FLAGS..FH_FLAGS + 2].copy_from_slice(&0u16.to_le_bytes());
+    buf[FH_PREV_SUM..FH_PREV_SUM + 4].copy_from_slice(&prev_sum.to_le_bytes());
     buf[FH_SEQ..FH_SEQ + 8].copy_from_slice(&seq.to_le_bytes());
     buf[FH_TIMESTAMP..FH_TIMESTAMP + 8].copy_from_slice(&timestamp_ns.to_le_bytes());
-    buf[FH_PREV_CRC..FH_PREV_CRC + 4].copy_from_slice(&prev_crc.to_le_bytes());
-    let end = FRAME_HEADER_LEN + payload_len as usize;
-    let crc = frame_crc(&buf[..FH_CRC], &buf[FRAME_HEADER_LEN..end]);
-    buf[FH_CRC..FH_CRC + 4].copy_from_slice(&crc.to_le_bytes());
-    crc
-}
-
-/// CRC32C over the first 28 header bytes followed by the payload.
-pub fn frame_crc(header_head: &[u8], payload: &[u8]) -> u32 {
-    crc32c::crc32c_append(crc32c::crc32c(header_head), payload)
+    let sum = checksum(&buf[FH_SUM + 4..FRAME_HEADER_LEN + payload_len as usize]);
+    buf[FH_SUM..FH_SUM + 4].copy_from_slice(&sum.to_le_bytes());
+    sum
 }
 
 /// Decode and checksum the frame at `b[off..]` (`b` ends at the end of the segment or of the
@@ -273,7 +269,7 @@ pub fn check_frame(b: &[u8], off: usize) -> Result<Frame, FrameFault> {
             Err(FrameFault::Overrun)
         };
     };
-    if h.iter().all(|&x| x == 0) {
+    if h == [0u8; FRAME_HEADER_LEN] {
         return Err(FrameFault::Zero);
     }
     let payload_len = u32_at(h, FH_PAYLOAD_LEN);
@@ -284,9 +280,9 @@ pub fn check_frame(b: &[u8], off: usize) -> Result<Frame, FrameFault> {
     // zeros (the writer restores the file's length with zeros on recovery).
     let padded_end = (off + align_frame(FRAME_HEADER_LEN + payload_len as usize)).min(b.len());
     let end = off + FRAME_HEADER_LEN + payload_len as usize;
-    let crc = u32_at(h, FH_CRC);
-    if frame_crc(&h[..FH_CRC], &b[off + FRAME_HEADER_LEN..end]) != crc {
-        return Err(FrameFault::BadCrc);
+    let sum = u32_at(h, FH_SUM);
+    if checksum(&b[off + FH_SUM + 4..end]) != sum {
+        return Err(FrameFault::BadChecksum);
     }
     if b[end..padded_end].iter().any(|&x| x != 0) {
         return Err(FrameFault::BadPadding);
@@ -306,9 +302,15 @@ pub fn check_frame(b: &[u8], off: usize) -> Result<Frame, FrameFault> {
         kind,
         seq: u64_at(h, FH_SEQ),
         timestamp_ns: i64_at(h, FH_TIMESTAMP),
-        prev_crc: u32_at(h, FH_PREV_CRC),
-        crc,
+        prev_sum: u32_at(h, FH_PREV_SUM),
+        sum,
     })
+}
+
+/// The frame and header checksum: XXH3-64 of `bytes`, truncated to 32 bits (FORMAT.md says why).
+#[inline]
+pub fn checksum(bytes: &[u8]) -> u32 {
+    xxhash_rust::xxh3::xxh3_64(bytes) as u32
 }
 
 /// Chain head after a batch: BLAKE3(previous head ‖ every byte of the batch's frames).
@@ -330,7 +332,7 @@ mod tests {
             segment_size: 1 << 20,
             first_seq: 77,
             prev_chain: [9; 32],
-            prev_crc: 0xdead_beef,
+            prev_sum: 0xdead_beef,
             prev_timestamp_ns: -5,
         };
         let mut b = [0u8; SEGMENT_HEADER_LEN];
@@ -357,9 +359,9 @@ mod tests {
     fn frame_round_trip_and_faults() {
         let mut b = vec![0u8; 128];
         b[FRAME_HEADER_LEN..FRAME_HEADER_LEN + 5].copy_from_slice(b"hello");
-        let crc = seal_frame_header(&mut b, 7, 42, 1_000, 0x1234, 5);
+        let sum = seal_frame_header(&mut b, 7, 42, 1_000, 0x1234, 5);
         let f = check_frame(&b, 0).expect("valid frame");
-        assert_eq!((f.kind, f.seq, f.timestamp_ns, f.prev_crc, f.crc), (7, 42, 1_000, 0x1234, crc));
+        assert_eq!((f.kind, f.seq, f.timestamp_ns, f.prev_sum, f.sum), (7, 42, 1_000, 0x1234, sum));
         assert_eq!(f.len_on_disk(), 48);
         assert_eq!(check_frame(&b, 48), Err(FrameFault::Zero));
         assert_eq!(check_frame(&b[..36], 0), Err(FrameFault::Overrun));

@@ -16,7 +16,7 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use memmap2::{MmapOptions, MmapRaw};
+use memmap2::{Advice, MmapOptions, MmapRaw};
 
 use crate::format::{SEGMENT_HEADER_LEN, SH_STABLE_LEN, SH_STATE, SH_WATERMARK, STATE_CLOSED};
 
@@ -31,11 +31,18 @@ pub(crate) struct SegmentMap {
 
 impl SegmentMap {
     /// Create a new segment file of `size` bytes (must not exist), allocate its blocks and map
-    /// it writable, pre-faulting its pages.
+    /// it writable with every page faulted in for writing, so that the writer never takes a page
+    /// fault (nor waits for the kernel to zero a page) on its path.
     pub fn create(path: &Path, size: u64) -> io::Result<SegmentMap> {
         let file = OpenOptions::new().read(true).write(true).create_new(true).open(path)?;
         allocate(&file, size)?;
-        Self::map(file, size, true)
+        let map = Self::map(file, size, true)?;
+        // MADV_POPULATE_WRITE (Linux 5.14+) prefaults writable without touching the data; on
+        // older kernels fall back to read-population (the write fault remains, the zeroing not).
+        if map.raw.advise(Advice::PopulateWrite).is_err() {
+            let _ = map.raw.advise(Advice::PopulateRead);
+        }
+        Ok(map)
     }
 
     /// Map an existing segment file, writable (for the writer) or read-only.
@@ -52,7 +59,7 @@ impl SegmentMap {
         let len = usize::try_from(size).map_err(|_| io::Error::other("segment too large"))?;
         let mut opts = MmapOptions::new();
         opts.len(len);
-        let raw = if writable { opts.populate().map_raw(&file)? } else { opts.map_raw_read_only(&file)? };
+        let raw = if writable { opts.map_raw(&file)? } else { opts.map_raw_read_only(&file)? };
         // The page-aligned base is what makes 16-byte frame alignment in the file an alignment
         // in memory, and the 8-aligned volatile words valid atomics.
         assert!((raw.as_ptr() as usize).is_multiple_of(4096));

@@ -35,7 +35,7 @@ struct SegView {
     header: SegmentHeader,
     /// File offset where the readable frames end.
     limit: usize,
-    /// (seq, file offset, previous CRC, previous timestamp) of every `INDEX_STRIDE_RECORDS`th record.
+    /// (seq, file offset, previous checksum, previous timestamp) of every `INDEX_STRIDE_RECORDS`th record.
     sparse: OnceLock<Vec<(u64, usize, u32, i64)>>,
 }
 
@@ -145,11 +145,11 @@ impl JournalReader {
         let mut off = SEGMENT_HEADER_LEN;
         let at = sparse.partition_point(|e| e.0 <= seq);
         if at > 0 {
-            let (s, o, prev_crc, prev_ts) = sparse[at - 1];
+            let (s, o, prev_sum, prev_ts) = sparse[at - 1];
             cur.next_seq = s;
-            cur.prev_crc = prev_crc;
+            cur.prev_sum = prev_sum;
             cur.last_ts = prev_ts;
-            // The walk only needs seqs and CRCs here; batch bounds are verify's business.
+            // The walk only needs seqs and checksums here; batch bounds are verify's business.
             cur.batch_start = o;
             cur.batch_first_seq = s;
             off = o;
@@ -176,11 +176,11 @@ impl JournalReader {
         let mut off = SEGMENT_HEADER_LEN;
         let frames = seg.frames();
         loop {
-            let (prev_crc, prev_ts) = (cur.prev_crc, cur.last_ts);
+            let (prev_sum, prev_ts) = (cur.prev_sum, cur.last_ts);
             match step(&seg.path, frames, &mut off, &mut cur, false)? {
                 Step::Record { off, frame } => {
                     if (frame.seq - seg.header.first_seq).is_multiple_of(INDEX_STRIDE_RECORDS) {
-                        v.push((frame.seq, off, prev_crc, prev_ts));
+                        v.push((frame.seq, off, prev_sum, prev_ts));
                     }
                 }
                 Step::Seal => {}
@@ -242,7 +242,7 @@ impl JournalReader {
                     ));
                 }
                 let rest = seg.map.bytes(end, seg.map.len());
-                if let Some(p) = rest.iter().position(|&b| b != 0) {
+                if let Some(p) = crate::segment::last_nonzero(rest) {
                     return Err(Error::corrupt(
                         &seg.path,
                         end + p,

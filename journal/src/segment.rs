@@ -1,6 +1,6 @@
 //! Segment files in a journal directory (naming, listing, opening with a checked header) and
 //! the frame walk shared by recovery, readers, tailers and `verify`: one step decodes the next
-//! frame and checks it against the running context (seq, previous CRC, timestamps, and
+//! frame and checks it against the running context (seq, previous checksum, timestamps, and
 //! optionally the hash chain).
 
 use std::fs;
@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::format::{
-    FORMAT_VERSION, FRAME_ALIGN, FRAME_HEADER_LEN, Frame, FrameFault, HeaderFault, KIND_SEAL, SEAL_BATCH_LEN,
-    SEAL_CHAIN, SEAL_FIRST_SEQ, SEAL_PAYLOAD_LEN, SEGMENT_HEADER_LEN, SH_STABLE_LEN, SegmentHeader, chain_next,
-    check_frame, hash_at, u64_at,
+    FH_KIND, FH_PAYLOAD_LEN, FORMAT_VERSION, FRAME_ALIGN, FRAME_HEADER_LEN, Frame, FrameFault, HeaderFault, KIND_SEAL,
+    SEAL_BATCH_LEN, SEAL_CHAIN, SEAL_FIRST_SEQ, SEAL_PAYLOAD_LEN, SEGMENT_HEADER_LEN, SH_STABLE_LEN, SegmentHeader,
+    chain_next, check_frame, hash_at, u64_at,
 };
 use crate::mmap::SegmentMap;
 
@@ -120,7 +120,7 @@ pub(crate) fn open_segment(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Cursor {
     pub next_seq: u64,
-    pub prev_crc: u32,
+    pub prev_sum: u32,
     pub last_ts: i64,
     /// Chain head as of the last seal.
     pub chain: [u8; 32],
@@ -133,7 +133,7 @@ impl Cursor {
     pub fn at_segment_start(h: &SegmentHeader) -> Cursor {
         Cursor {
             next_seq: h.first_seq,
-            prev_crc: h.prev_crc,
+            prev_sum: h.prev_sum,
             last_ts: h.prev_timestamp_ns,
             chain: h.prev_chain,
             batch_start: SEGMENT_HEADER_LEN,
@@ -145,7 +145,7 @@ impl Cursor {
     pub fn check_continues(&self, path: &Path, h: &SegmentHeader, check_chain: bool) -> Result<()> {
         let what = if h.first_seq != self.next_seq {
             format!("segment starts at seq {}, expected {}", h.first_seq, self.next_seq)
-        } else if h.prev_crc != self.prev_crc || h.prev_timestamp_ns != self.last_ts {
+        } else if h.prev_sum != self.prev_sum || h.prev_timestamp_ns != self.last_ts {
             "segment header does not continue the previous segment's last frame".to_owned()
         } else if check_chain && h.prev_chain != self.chain {
             "hash chain broken: segment header's chain head differs from the previous segment's".to_owned()
@@ -184,7 +184,7 @@ pub(crate) fn step(path: &Path, frames: &[u8], off: &mut usize, cur: &mut Cursor
         Err(fault) => return Ok(Step::Fault { off: here, fault }),
     };
     let bad = |seq: u64, what: String| Err(Error::corrupt(path, here, Some(seq), what));
-    if frame.prev_crc != cur.prev_crc {
+    if frame.prev_sum != cur.prev_sum {
         return bad(cur.next_seq, format!("frame does not follow the previous frame (seq {} found here)", frame.seq));
     }
     if frame.kind == KIND_SEAL {
@@ -218,7 +218,7 @@ pub(crate) fn step(path: &Path, frames: &[u8], off: &mut usize, cur: &mut Cursor
             }
         }
         cur.chain = chain;
-        cur.prev_crc = frame.crc;
+        cur.prev_sum = frame.sum;
         *off = here + frame.len_on_disk();
         cur.batch_start = *off;
         cur.batch_first_seq = cur.next_seq;
@@ -234,7 +234,7 @@ pub(crate) fn step(path: &Path, frames: &[u8], off: &mut usize, cur: &mut Cursor
         );
     }
     cur.next_seq += 1;
-    cur.prev_crc = frame.crc;
+    cur.prev_sum = frame.sum;
     cur.last_ts = frame.timestamp_ns;
     *off = here + frame.len_on_disk();
     Ok(Step::Record { off: here, frame })
@@ -257,16 +257,15 @@ pub(crate) fn classify_tail(frames: &[u8], from: usize) -> Tail {
     if rel >= frames.len() {
         return Tail::Clean;
     }
-    let Some(last_nonzero) = frames[rel..].iter().rposition(|&b| b != 0) else {
+    let Some(last_nonzero) = last_nonzero(&frames[rel..]) else {
         return Tail::Clean;
     };
     let end_rel = rel + last_nonzero + 1;
     let mut probe = rel + FRAME_ALIGN;
     while probe + FRAME_HEADER_LEN + SEAL_PAYLOAD_LEN <= end_rel {
         // Cheap filter on kind and length before the checksum.
-        if frames[probe + 4] == KIND_SEAL.to_le_bytes()[0]
-            && frames[probe + 5] == KIND_SEAL.to_le_bytes()[1]
-            && frames[probe..probe + 4] == (SEAL_PAYLOAD_LEN as u32).to_le_bytes()
+        if frames[probe + FH_KIND..probe + FH_KIND + 2] == KIND_SEAL.to_le_bytes()
+            && frames[probe + FH_PAYLOAD_LEN..probe + FH_PAYLOAD_LEN + 4] == (SEAL_PAYLOAD_LEN as u32).to_le_bytes()
             && check_frame(frames, probe).is_ok()
         {
             return Tail::SealAfter { seal_off: probe + SEGMENT_HEADER_LEN };
@@ -276,12 +275,27 @@ pub(crate) fn classify_tail(frames: &[u8], from: usize) -> Tail {
     Tail::Torn { end: end_rel + SEGMENT_HEADER_LEN }
 }
 
+/// Index of the last non-zero byte (a segment's unused tail is usually megabytes of zeros: scan
+/// it a page at a time with an OR that vectorizes).
+pub(crate) fn last_nonzero(bytes: &[u8]) -> Option<usize> {
+    const CHUNK: usize = 4096;
+    let mut end = bytes.len();
+    while end > 0 {
+        let start = end.saturating_sub(CHUNK);
+        if bytes[start..end].iter().fold(0u8, |acc, &b| acc | b) != 0 {
+            return bytes[start..end].iter().rposition(|&b| b != 0).map(|i| start + i);
+        }
+        end = start;
+    }
+    None
+}
+
 /// Human-readable reason for a frame fault.
 pub(crate) fn fault_text(fault: FrameFault) -> String {
     match fault {
         FrameFault::Zero => "no frame here".to_owned(),
         FrameFault::Overrun => "frame length runs past the end of the segment".to_owned(),
-        FrameFault::BadCrc => "frame checksum mismatch".to_owned(),
+        FrameFault::BadChecksum => "frame checksum mismatch".to_owned(),
         FrameFault::BadPadding => "non-zero bytes in frame padding".to_owned(),
         FrameFault::Invalid(what) => format!("invalid frame: {what}"),
     }
@@ -289,5 +303,5 @@ pub(crate) fn fault_text(fault: FrameFault) -> String {
 
 /// Can this fault be a write that was cut short (as opposed to damage to finished bytes)?
 pub(crate) fn maybe_torn(fault: FrameFault) -> bool {
-    matches!(fault, FrameFault::Overrun | FrameFault::BadCrc)
+    matches!(fault, FrameFault::Overrun | FrameFault::BadChecksum)
 }

@@ -5,7 +5,8 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
+use std::thread::JoinHandle;
 
 use crate::error::{Error, Location, Result};
 use crate::format::{
@@ -111,6 +112,98 @@ pub struct JournalWriter {
     off: usize,
     cur: Cursor,
     poisoned: Option<String>,
+    preparer: Preparer,
+    /// Once `off` passes this, the next segment is prepared in the background.
+    prepare_at: usize,
+    /// The largest payload that fits in this segment and in the next ones.
+    payload_max: usize,
+}
+
+/// Prepares the next segment file on a background thread — create, allocate, map, prefault —
+/// so that a roll costs the writer a rename and a header instead of thousands of page faults.
+/// The file is named `*.pre` until the roll renames it; recovery deletes leftovers.
+struct Preparer {
+    size: u64,
+    failed: bool,
+    req: Option<mpsc::Sender<PathBuf>>,
+    done: mpsc::Receiver<(PathBuf, std::io::Result<SegmentMap>)>,
+    thread: Option<JoinHandle<()>>,
+    in_flight: Option<PathBuf>,
+}
+
+impl Preparer {
+    fn new(size: u64) -> Preparer {
+        let (_, done) = mpsc::channel();
+        Preparer { size, req: None, done, thread: None, in_flight: None, failed: false }
+    }
+
+    /// The thread starts with the first request (a short-lived writer never needs one).
+    fn spawn(&mut self) {
+        let (req, req_rx) = mpsc::channel::<PathBuf>();
+        let (done_tx, done) = mpsc::channel();
+        let size = self.size;
+        let thread = std::thread::Builder::new().name("journal-prefault".to_owned()).spawn(move || {
+            for path in req_rx {
+                let map = SegmentMap::create(&path, size);
+                if done_tx.send((path, map)).is_err() {
+                    break;
+                }
+            }
+        });
+        match thread {
+            Ok(t) => {
+                self.thread = Some(t);
+                self.req = Some(req);
+                self.done = done;
+            }
+            // No thread: segments are created in the foreground instead.
+            Err(_) => self.failed = true,
+        }
+    }
+
+    fn request(&mut self, path: PathBuf) {
+        if self.thread.is_none() && !self.failed {
+            self.spawn();
+        }
+        if self.in_flight.is_none()
+            && let Some(req) = &self.req
+            && req.send(path.clone()).is_ok()
+        {
+            self.in_flight = Some(path);
+        }
+    }
+
+    /// The prepared map and its `.pre` path, waiting for the thread if it is still at work.
+    fn take(&mut self) -> Option<(PathBuf, SegmentMap)> {
+        self.in_flight.take()?;
+        match self.done.recv() {
+            Ok((path, Ok(map))) => Some((path, map)),
+            Ok((path, Err(_))) => {
+                // Creating it again in the foreground will report the error properly.
+                let _ = fs::remove_file(path);
+                None
+            }
+            Err(_) => None,
+        }
+    }
+}
+
+impl Drop for Preparer {
+    fn drop(&mut self) {
+        if let Some((path, map)) = self.take() {
+            drop(map);
+            let _ = fs::remove_file(path);
+        }
+        self.req = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// File name of the prepared, not yet used, segment `index`.
+fn prepared_path(dir: &Path, index: u64) -> PathBuf {
+    dir.join(format!("{index:012}.pre"))
 }
 
 impl fmt::Debug for JournalWriter {
@@ -152,6 +245,7 @@ impl JournalWriter {
             Err(TryLockError::Error(e)) => return Err(Error::io("lock", &lock_path, e)),
         }
         let mut report = Recovery::default();
+        remove_prepared(&dir)?;
         let mut segs = list_segments(&dir)?;
         // A last segment whose header never reached the disk is an interrupted roll (or an
         // interrupted creation of the journal): remove it if nothing else is in it.
@@ -179,7 +273,7 @@ impl JournalWriter {
                     segment_size: size,
                     first_seq: 1,
                     prev_chain: GENESIS_CHAIN,
-                    prev_crc: 0,
+                    prev_sum: 0,
                     prev_timestamp_ns: i64::MIN,
                 };
                 let map = create_segment(&dir, &header, &opts)?;
@@ -193,11 +287,15 @@ impl JournalWriter {
                     off: SEGMENT_HEADER_LEN,
                     cur: Cursor::at_segment_start(&header),
                     poisoned: None,
+                    preparer: Preparer::new(size),
+                    prepare_at: size as usize / 2,
+                    payload_max: 0,
                 }
             }
             Some((index, path)) => {
                 let (map, header) = open_segment(path, *index, true, true)?;
                 // A last segment cut short (a partial copy): give it back its full size.
+                let file_len = map.len();
                 let mut map = if (map.len() as u64) < header.segment_size {
                     drop(map);
                     crate::mmap::extend_file(path, header.segment_size)
@@ -206,7 +304,7 @@ impl JournalWriter {
                 } else {
                     map
                 };
-                let (off, cur) = recover_segment(path, &mut map, &header, &opts, &mut report)?;
+                let (off, cur) = recover_segment(path, &mut map, file_len, &header, &opts, &mut report)?;
                 if segs.len() >= 2 {
                     // A tailer waits for this flag before moving on; a crash may have lost it.
                     let (prev, _) = open_segment(&segs[segs.len() - 2].1, index - 1, true, false)?;
@@ -222,9 +320,13 @@ impl JournalWriter {
                     off,
                     cur,
                     poisoned: None,
+                    preparer: Preparer::new(size),
+                    prepare_at: size as usize / 2,
+                    payload_max: 0,
                 }
             }
         };
+        writer.payload_max = payload_len_max(writer.map.len() as u64).min(payload_len_max(size));
         writer.map.set_state(0);
         writer.map.set_watermark(writer.cur.batch_start);
         report.resealed_records = writer.cur.next_seq - writer.cur.batch_first_seq;
@@ -243,7 +345,7 @@ impl JournalWriter {
 
     /// The largest payload one record may carry with this journal's segment size.
     pub fn payload_len_max(&self) -> usize {
-        payload_len_max(self.map.len() as u64).min(payload_len_max(self.opts.segment_size_bytes))
+        self.payload_max
     }
 
     /// Chain head and seq of the last committed record.
@@ -280,11 +382,8 @@ impl JournalWriter {
                 self.cur.last_ts
             )));
         }
-        if len > self.payload_len_max() {
-            return Err(Error::Misuse(format!(
-                "payload of {len} bytes exceeds the maximum of {}",
-                self.payload_len_max()
-            )));
+        if len > self.payload_max {
+            return Err(Error::Misuse(format!("payload of {len} bytes exceeds the maximum of {}", self.payload_max)));
         }
         let frame_len = align_frame(FRAME_HEADER_LEN + len);
         if self.off + frame_len + SEAL_FRAME_LEN > self.map.len() {
@@ -294,11 +393,15 @@ impl JournalWriter {
         let start = self.off;
         let buf = self.map.bytes_mut(start, start + FRAME_HEADER_LEN + len);
         fill(&mut buf[FRAME_HEADER_LEN..]);
-        let crc = seal_frame_header(buf, kind, seq, timestamp_ns, self.cur.prev_crc, len as u32);
-        self.cur.prev_crc = crc;
+        let sum = seal_frame_header(buf, kind, seq, timestamp_ns, self.cur.prev_sum, len as u32);
+        self.cur.prev_sum = sum;
         self.cur.last_ts = timestamp_ns;
         self.cur.next_seq = seq + 1;
         self.off = start + frame_len;
+        if self.off >= self.prepare_at {
+            self.prepare_at = usize::MAX;
+            self.preparer.request(prepared_path(&self.dir, self.index + 1));
+        }
         if self.opts.durability == Durability::Always {
             self.commit()?;
         }
@@ -330,14 +433,14 @@ impl JournalWriter {
         payload[SEAL_CHAIN..SEAL_CHAIN + 32].copy_from_slice(&chain);
         payload[SEAL_FIRST_SEQ..SEAL_FIRST_SEQ + 8].copy_from_slice(&self.cur.batch_first_seq.to_le_bytes());
         payload[SEAL_BATCH_LEN..SEAL_BATCH_LEN + 8].copy_from_slice(&((seal_off - batch_start) as u64).to_le_bytes());
-        let crc =
-            seal_frame_header(buf, KIND_SEAL, last_seq, self.cur.last_ts, self.cur.prev_crc, SEAL_PAYLOAD_LEN as u32);
+        let sum =
+            seal_frame_header(buf, KIND_SEAL, last_seq, self.cur.last_ts, self.cur.prev_sum, SEAL_PAYLOAD_LEN as u32);
         // 2. The seal itself.
         if sync {
             self.sync(seal_off, seal_off + SEAL_FRAME_LEN)?;
         }
         self.off = seal_off + SEAL_FRAME_LEN;
-        self.cur.prev_crc = crc;
+        self.cur.prev_sum = sum;
         self.cur.chain = chain;
         self.cur.batch_start = self.off;
         self.cur.batch_first_seq = self.cur.next_seq;
@@ -366,10 +469,18 @@ impl JournalWriter {
             segment_size: self.opts.segment_size_bytes,
             first_seq: self.cur.next_seq,
             prev_chain: self.cur.chain,
-            prev_crc: self.cur.prev_crc,
+            prev_sum: self.cur.prev_sum,
             prev_timestamp_ns: self.cur.last_ts,
         };
-        let map = create_segment(&self.dir, &header, &self.opts)?;
+        let map = match self.preparer.take() {
+            Some((pre, map)) => {
+                let path = segment_path(&self.dir, header.segment_index);
+                fs::rename(&pre, &path).map_err(|e| Error::io("rename prepared segment", &pre, e))?;
+                init_segment(&self.dir, &path, map, &header, &self.opts)?
+            }
+            None => create_segment(&self.dir, &header, &self.opts)?,
+        };
+        self.prepare_at = map.len() / 2;
         self.map.set_state(STATE_CLOSED);
         self.index += 1;
         self.path = segment_path(&self.dir, self.index);
@@ -410,7 +521,31 @@ impl Drop for JournalWriter {
 /// make the file and its directory entry durable.
 fn create_segment(dir: &Path, header: &SegmentHeader, opts: &JournalOptions) -> Result<SegmentMap> {
     let path = segment_path(dir, header.segment_index);
-    let mut map = SegmentMap::create(&path, header.segment_size).map_err(|e| Error::io("create segment", &path, e))?;
+    let map = SegmentMap::create(&path, header.segment_size).map_err(|e| Error::io("create segment", &path, e))?;
+    init_segment(dir, &path, map, header, opts)
+}
+
+/// Remove prepared segments a previous writer left behind.
+fn remove_prepared(dir: &Path) -> Result<()> {
+    let entries = fs::read_dir(dir).map_err(|e| Error::io("read directory", dir, e))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|x| x == "pre") {
+            fs::remove_file(&path).map_err(|e| Error::io("remove prepared segment", &path, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Write a new segment's header into its map and make the file and its name durable.
+fn init_segment(
+    dir: &Path,
+    path: &Path,
+    mut map: SegmentMap,
+    header: &SegmentHeader,
+    opts: &JournalOptions,
+) -> Result<SegmentMap> {
+    let path = path.to_owned();
     header.encode(map.bytes_mut(0, crate::format::SH_STABLE_LEN));
     map.set_watermark(SEGMENT_HEADER_LEN);
     if opts.durability != Durability::None {
@@ -427,6 +562,7 @@ fn create_segment(dir: &Path, header: &SegmentHeader, opts: &JournalOptions) -> 
 fn recover_segment(
     path: &Path,
     map: &mut SegmentMap,
+    file_len: usize,
     header: &SegmentHeader,
     opts: &JournalOptions,
     report: &mut Recovery,
@@ -434,7 +570,8 @@ fn recover_segment(
     let mut cur = Cursor::at_segment_start(header);
     let mut off = SEGMENT_HEADER_LEN;
     let (stop, fault) = {
-        let frames = map.bytes(SEGMENT_HEADER_LEN, map.len());
+        // Frames must lie within the file as it was found (a cut file was just extended).
+        let frames = map.bytes(SEGMENT_HEADER_LEN, file_len);
         loop {
             match step(path, frames, &mut off, &mut cur, true)? {
                 Step::Record { .. } | Step::Seal => {}

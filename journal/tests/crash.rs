@@ -34,7 +34,7 @@ fn seal_chain_at(dir: &Path, seq: u64) -> Option<[u8; 32]> {
     for f in segment_files(dir) {
         let b = std::fs::read(&f).unwrap();
         for (start, _, kind) in frame_offsets(&b) {
-            let s = u64::from_le_bytes(b[start + 8..start + 16].try_into().unwrap());
+            let s = u64::from_le_bytes(b[start + 16..start + 24].try_into().unwrap());
             if kind == 0xFF01 && s == seq {
                 return Some(b[start + 32..start + 64].try_into().unwrap());
             }

@@ -73,8 +73,8 @@ pub fn frame_offsets(bytes: &[u8]) -> Vec<(usize, usize, u16)> {
     let mut v = Vec::new();
     let mut off = 256;
     while off + 32 <= bytes.len() {
-        let len = u32::from_le_bytes(bytes[off..off + 4].try_into().expect("4")) as usize;
-        let kind = u16::from_le_bytes(bytes[off + 4..off + 6].try_into().expect("2"));
+        let len = u32::from_le_bytes(bytes[off + 4..off + 8].try_into().expect("4")) as usize;
+        let kind = u16::from_le_bytes(bytes[off + 8..off + 10].try_into().expect("2"));
         if bytes[off..off + 32].iter().all(|&b| b == 0) {
             break;
         }
