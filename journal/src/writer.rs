@@ -45,9 +45,10 @@ impl std::str::FromStr for Durability {
 }
 
 /// Called after every sync that completed, with the segment file and the byte range made durable
-/// (the kernel syncs whole pages around it). A seam for crash tests: a test can keep a "durable
-/// image" of each file from these calls.
-pub type SyncHook = Arc<dyn Fn(&Path, Range<usize>) + Send + Sync>;
+/// (the kernel syncs whole pages around it). A seam for crash and fault tests: a test can keep a
+/// "durable image" of each file from these calls, or return an error, which the writer then
+/// treats as that sync's failure.
+pub type SyncHook = Arc<dyn Fn(&Path, Range<usize>) -> std::io::Result<()> + Send + Sync>;
 
 /// How to open a journal for writing.
 #[derive(Clone)]
@@ -449,11 +450,11 @@ impl JournalWriter {
     }
 
     fn sync(&self, start: usize, end: usize) -> Result<()> {
-        self.map.sync(start, end).map_err(|e| Error::io("sync segment", &self.path, e))?;
-        if let Some(hook) = &self.opts.sync_hook {
-            hook(&self.path, start..end);
-        }
-        Ok(())
+        let synced = self.map.sync(start, end).and_then(|()| match &self.opts.sync_hook {
+            Some(hook) => hook(&self.path, start..end),
+            None => Ok(()),
+        });
+        synced.map_err(|e| Error::io("sync segment", &self.path, e))
     }
 
     /// Seal and close the current segment and continue in a new one.
@@ -552,7 +553,7 @@ fn init_segment(
         map.sync(0, SEGMENT_HEADER_LEN).map_err(|e| Error::io("sync segment", &path, e))?;
         File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io("sync directory", dir, e))?;
         if let Some(hook) = &opts.sync_hook {
-            hook(&path, 0..SEGMENT_HEADER_LEN);
+            hook(&path, 0..SEGMENT_HEADER_LEN).map_err(|e| Error::io("sync segment", &path, e))?;
         }
     }
     Ok(map)

@@ -255,3 +255,37 @@ fn damage_before_the_tail_is_an_error_not_a_truncation() {
     assert_eq!(std::fs::read(&seg).unwrap(), bytes);
     let _ = SEGMENT_HEADER_LEN;
 }
+
+#[test]
+fn the_first_io_error_latches_until_reopen() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let syncs = Arc::new(AtomicU32::new(0));
+    let counter = Arc::clone(&syncs);
+    // The 4th sync fails (the segment header is the 1st; each commit makes 2).
+    let hook: starlog_journal::SyncHook = Arc::new(move |_, _| {
+        if counter.fetch_add(1, Ordering::SeqCst) == 3 { Err(std::io::Error::other("injected EIO")) } else { Ok(()) }
+    });
+    let o = JournalOptions { segment_size_bytes: SMALL_SEGMENT, durability: Durability::Batch, sync_hook: Some(hook) };
+    let (mut w, _) = JournalWriter::open(dir.path(), o).unwrap();
+    w.append(1, 1, b"first").unwrap();
+    assert_eq!(w.commit().unwrap().last_seq, 1);
+    w.append(1, 2, b"second").unwrap();
+    let e = w.commit().unwrap_err();
+    assert!(matches!(e, Error::Io { .. }) && e.to_string().contains("injected EIO"), "{e}");
+    // Latched: nothing more is accepted, whatever the call.
+    for e in [w.append(1, 3, b"third").unwrap_err(), w.commit().unwrap_err()] {
+        assert!(matches!(e, Error::Poisoned { .. }) && e.to_string().contains("reopen"), "{e}");
+    }
+    drop(w);
+    // Reopening recovers: the committed record is there, and the whole record whose commit
+    // failed is kept (sealed now) — whole or absent, never corrupt.
+    let (mut w, rec) = JournalWriter::open(dir.path(), opts(SMALL_SEGMENT, Durability::Batch)).unwrap();
+    assert_eq!(rec.next_seq, 3);
+    w.append(1, 3, b"third").unwrap();
+    w.commit().unwrap();
+    drop(w);
+    let seqs: Vec<_> = read_all(dir.path()).into_iter().map(|r| (r.0, r.3)).collect();
+    assert_eq!(seqs, vec![(1, b"first".to_vec()), (2, b"second".to_vec()), (3, b"third".to_vec())]);
+}

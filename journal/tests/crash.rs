@@ -127,6 +127,7 @@ fn hooked_opts(disk: &Arc<Mutex<Disk>>, durability: Durability) -> JournalOption
         let (start, end) = (range.start / PAGE * PAGE, range.end.div_ceil(PAGE) * PAGE);
         let img = disk.durable.entry(path.to_owned()).or_insert_with(|| vec![0; now.len()]);
         img[start..end].copy_from_slice(&now[start..end]);
+        Ok(())
     });
     JournalOptions { segment_size_bytes: SEGMENT, durability, sync_hook: Some(hook) }
 }
