@@ -12,9 +12,7 @@ use std::sync::OnceLock;
 use crate::error::{Error, Location, Result};
 use crate::format::{SEGMENT_HEADER_LEN, SegmentHeader};
 use crate::mmap::SegmentMap;
-use crate::segment::{
-    Cursor, LOCK_FILE, Step, Tail, classify_tail, fault_text, list_segments, maybe_torn, open_segment, step,
-};
+use crate::segment::{Cursor, LOCK_FILE, Step, fault_text, list_segments, open_segment, scan_last_segment, step};
 
 /// One record, borrowed from the journal's memory map. `payload` starts 16-byte aligned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,9 +107,10 @@ impl JournalReader {
             } else if live_writer {
                 map.watermark().clamp(SEGMENT_HEADER_LEN, map.len())
             } else {
-                let (limit, torn) = readable_end(&path, &map, &header)?;
-                torn_tail = torn;
-                limit
+                // No writer: the journal ends where recovery would end it.
+                let last = scan_last_segment(&path, &map, map.len(), &header, false)?;
+                torn_tail = last.torn.map(|(at, torn_end)| (at, (torn_end - last.end) as u64));
+                last.end
             };
             segs.push(SegView { path, map, header, limit, sparse: OnceLock::new() });
         }
@@ -258,46 +257,6 @@ impl JournalReader {
         report.chain_head = cur.chain;
         report.chain_seq = cur.batch_first_seq - 1;
         Ok(report)
-    }
-}
-
-/// Where the last segment's readable frames end when no writer is live (recovery's rule).
-fn readable_end(path: &Path, map: &SegmentMap, header: &SegmentHeader) -> Result<(usize, Option<(Location, u64)>)> {
-    let frames = map.bytes(SEGMENT_HEADER_LEN, map.len());
-    let mut cur = Cursor::at_segment_start(header);
-    let mut off = SEGMENT_HEADER_LEN;
-    let (stop, fault) = loop {
-        match step(path, frames, &mut off, &mut cur, false)? {
-            Step::Record { .. } | Step::Seal => {}
-            Step::End { off } => break (off, None),
-            Step::Fault { off, fault } => break (off, Some(fault)),
-        }
-    };
-    if let Some(fault) = fault
-        && !maybe_torn(fault)
-    {
-        return Err(Error::corrupt(path, stop, Some(cur.next_seq), fault_text(fault)));
-    }
-    // A frame whose padding was cut off with the end of a short file ends past the file.
-    let stop = stop.min(map.len());
-    match classify_tail(frames, stop) {
-        Tail::Clean => Ok((stop, None)),
-        Tail::Torn { end } => Ok((
-            stop,
-            Some((
-                Location { segment: path.to_owned(), offset: stop as u64, seq: Some(cur.next_seq) },
-                (end - stop) as u64,
-            )),
-        )),
-        Tail::SealAfter { seal_off } => Err(Error::corrupt(
-            path,
-            stop,
-            Some(cur.next_seq),
-            format!(
-                "{}, but a committed batch follows (seal at offset {seal_off}): damage before the tail",
-                fault.map_or_else(|| "missing frame".to_owned(), fault_text)
-            ),
-        )),
     }
 }
 

@@ -7,7 +7,7 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Location, Result};
 use crate::format::{
     FH_KIND, FH_PAYLOAD_LEN, FORMAT_VERSION, FRAME_ALIGN, FRAME_HEADER_LEN, Frame, FrameFault, HeaderFault, KIND_SEAL,
     SEAL_BATCH_LEN, SEAL_CHAIN, SEAL_FIRST_SEQ, SEAL_PAYLOAD_LEN, SEGMENT_HEADER_LEN, SH_STABLE_LEN, SegmentHeader,
@@ -288,6 +288,62 @@ pub(crate) fn last_nonzero(bytes: &[u8]) -> Option<usize> {
         end = start;
     }
     None
+}
+
+/// The end of a last segment's frames by recovery's rules (FORMAT.md, "Recovery").
+#[derive(Debug)]
+pub(crate) struct LastSegment {
+    /// File offset where valid frames end (appending resumes here).
+    pub end: usize,
+    /// The walk's state at `end`.
+    pub cur: Cursor,
+    /// A torn tail: where it starts (= `end`) and the offset just past its last non-zero byte.
+    pub torn: Option<(Location, usize)>,
+}
+
+/// Walk the frames of a last segment that lie within `scan_len` bytes of the file, then decide
+/// what the bytes after the walk's end are: a clean end, a torn tail (reported, not changed), or
+/// damage before the tail (an error naming segment, offset and seq).
+pub(crate) fn scan_last_segment(
+    path: &Path,
+    map: &SegmentMap,
+    scan_len: usize,
+    header: &SegmentHeader,
+    verify_chain: bool,
+) -> Result<LastSegment> {
+    let mut cur = Cursor::at_segment_start(header);
+    let mut off = SEGMENT_HEADER_LEN;
+    let frames = map.bytes(SEGMENT_HEADER_LEN, scan_len);
+    let (stop, fault) = loop {
+        match step(path, frames, &mut off, &mut cur, verify_chain)? {
+            Step::Record { .. } | Step::Seal => {}
+            Step::End { off } => break (off, None),
+            Step::Fault { off, fault } => break (off, Some(fault)),
+        }
+    };
+    if let Some(fault) = fault
+        && !maybe_torn(fault)
+    {
+        return Err(Error::corrupt(path, stop, Some(cur.next_seq), fault_text(fault)));
+    }
+    // A frame whose padding was cut off with the end of a short file ends past the file.
+    let end = stop.min(map.len());
+    let torn = match classify_tail(map.bytes(SEGMENT_HEADER_LEN, map.len()), end) {
+        Tail::Clean => None,
+        Tail::Torn { end: torn_end } => {
+            Some((Location { segment: path.to_owned(), offset: end as u64, seq: Some(cur.next_seq) }, torn_end))
+        }
+        Tail::SealAfter { seal_off } => {
+            let what = fault.map_or_else(|| "missing frame".to_owned(), fault_text);
+            return Err(Error::corrupt(
+                path,
+                end,
+                Some(cur.next_seq),
+                format!("{what}, but a committed batch follows (seal at offset {seal_off}): damage before the tail"),
+            ));
+        }
+    };
+    Ok(LastSegment { end, cur, torn })
 }
 
 /// Human-readable reason for a frame fault.

@@ -16,8 +16,7 @@ use crate::format::{
 };
 use crate::mmap::SegmentMap;
 use crate::segment::{
-    Cursor, LOCK_FILE, Step, Tail, classify_tail, fault_text, header_error, list_segments, maybe_torn, open_segment,
-    read_header, segment_path, step,
+    Cursor, LOCK_FILE, header_error, list_segments, open_segment, read_header, scan_last_segment, segment_path,
 };
 
 /// When appended records become durable.
@@ -568,51 +567,16 @@ fn recover_segment(
     opts: &JournalOptions,
     report: &mut Recovery,
 ) -> Result<(usize, Cursor)> {
-    let mut cur = Cursor::at_segment_start(header);
-    let mut off = SEGMENT_HEADER_LEN;
-    let (stop, fault) = {
-        // Frames must lie within the file as it was found (a cut file was just extended).
-        let frames = map.bytes(SEGMENT_HEADER_LEN, file_len);
-        loop {
-            match step(path, frames, &mut off, &mut cur, true)? {
-                Step::Record { .. } | Step::Seal => {}
-                Step::End { off } => break (off, None),
-                Step::Fault { off, fault } => break (off, Some(fault)),
-            }
+    // Frames must lie within the file as it was found (a cut file was just extended).
+    let last = scan_last_segment(path, map, file_len, header, true)?;
+    if let Some((at, torn_end)) = last.torn {
+        // Zero the torn bytes so the invariant "everything past the last frame is zero" holds
+        // again, and make that durable before anything is appended after it.
+        map.bytes_mut(last.end, torn_end).fill(0);
+        if opts.durability != Durability::None {
+            map.sync(last.end, torn_end).map_err(|e| Error::io("sync segment", path, e))?;
         }
-    };
-    if let Some(fault) = fault
-        && !maybe_torn(fault)
-    {
-        return Err(Error::corrupt(path, stop, Some(cur.next_seq), fault_text(fault)));
+        report.truncated = Some((at, (torn_end - last.end) as u64));
     }
-    let tail = classify_tail(map.bytes(SEGMENT_HEADER_LEN, map.len()), stop);
-    match tail {
-        Tail::Clean => {}
-        Tail::SealAfter { seal_off } => {
-            let what = match fault {
-                Some(f) => fault_text(f),
-                None => "missing frame".to_owned(),
-            };
-            return Err(Error::corrupt(
-                path,
-                stop,
-                Some(cur.next_seq),
-                format!("{what}, but a committed batch follows (seal at offset {seal_off}): damage before the tail"),
-            ));
-        }
-        Tail::Torn { end } => {
-            // Zero the torn bytes so the invariant "everything past the last frame is zero" holds
-            // again, and make that durable before anything is appended after it.
-            map.bytes_mut(stop, end).fill(0);
-            if opts.durability != Durability::None {
-                map.sync(stop, end).map_err(|e| Error::io("sync segment", path, e))?;
-            }
-            report.truncated = Some((
-                Location { segment: path.to_owned(), offset: stop as u64, seq: Some(cur.next_seq) },
-                (end - stop) as u64,
-            ));
-        }
-    }
-    Ok((stop, cur))
+    Ok((last.end, last.cur))
 }
