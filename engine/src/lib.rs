@@ -32,10 +32,12 @@ pub mod asset;
 mod decimal;
 pub mod error;
 pub mod ids;
+pub mod lifecycle;
 pub mod price;
 
 pub use amount::{AMOUNT_DECIMALS, AMOUNT_STROOPS_MAX, Amount, STROOPS_PER_UNIT, SignedAmount};
 pub use asset::{AccountId, Asset, AssetCode4, AssetCode12, Pair};
 pub use error::{AmountOverflow, ParseError, ParseErrorKind, Subject};
 pub use ids::{ClientOrderId, OfferId, OfferRef};
+pub use lifecycle::{InvalidTransition, OrderEvent, OrderStatus};
 pub use price::{PRICE_COMPONENT_MAX, PRICE_DECIMALS_MAX, Price};
