@@ -31,6 +31,7 @@ pub mod amount;
 pub mod asset;
 mod decimal;
 pub mod error;
+pub mod events;
 pub mod ids;
 pub mod lifecycle;
 pub mod price;
