@@ -89,19 +89,23 @@ pub fn payload_len_max(segment_size: u64) -> usize {
     usable & !(FRAME_ALIGN - 1)
 }
 
+#[inline]
 pub fn u16_at(b: &[u8], off: usize) -> u16 {
     u16::from_le_bytes([b[off], b[off + 1]])
 }
+#[inline]
 pub fn u32_at(b: &[u8], off: usize) -> u32 {
     let mut a = [0u8; 4];
     a.copy_from_slice(&b[off..off + 4]);
     u32::from_le_bytes(a)
 }
+#[inline]
 pub fn u64_at(b: &[u8], off: usize) -> u64 {
     let mut a = [0u8; 8];
     a.copy_from_slice(&b[off..off + 8]);
     u64::from_le_bytes(a)
 }
+#[inline]
 pub fn i64_at(b: &[u8], off: usize) -> i64 {
     u64_at(b, off) as i64
 }
@@ -260,6 +264,7 @@ pub fn seal_frame_header(
 
 /// Decode and checksum the frame at `b[off..]` (`b` ends at the end of the segment or of the
 /// committed region).
+#[inline]
 pub fn check_frame(b: &[u8], off: usize) -> Result<Frame, FrameFault> {
     debug_assert!(off.is_multiple_of(FRAME_ALIGN));
     let Some(h) = b.get(off..off + FRAME_HEADER_LEN) else {
