@@ -35,6 +35,7 @@ pub mod events;
 pub mod ids;
 pub mod lifecycle;
 pub mod price;
+pub mod reserves;
 pub mod throttle;
 
 pub use amount::{AMOUNT_DECIMALS, AMOUNT_STROOPS_MAX, Amount, STROOPS_PER_UNIT, SignedAmount};
