@@ -36,6 +36,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod price;
 pub mod reserves;
+pub mod risk;
 pub mod throttle;
 
 pub use amount::{AMOUNT_DECIMALS, AMOUNT_STROOPS_MAX, Amount, STROOPS_PER_UNIT, SignedAmount};
