@@ -29,6 +29,7 @@
 
 pub mod amount;
 pub mod asset;
+pub mod book;
 mod decimal;
 pub mod error;
 pub mod events;
