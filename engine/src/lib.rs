@@ -35,6 +35,7 @@ pub mod error;
 pub mod events;
 pub mod ids;
 pub mod lifecycle;
+pub mod outputs;
 pub mod price;
 pub mod reserves;
 pub mod risk;
