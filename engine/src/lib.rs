@@ -31,6 +31,7 @@ pub mod amount;
 pub mod asset;
 pub mod book;
 mod decimal;
+pub mod engine;
 pub mod error;
 pub mod events;
 pub mod ids;

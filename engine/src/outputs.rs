@@ -131,7 +131,10 @@ pub struct InputRefused {
 pub struct Control {
     /// Who caused it: an operator's name, or `engine` for automatic responses.
     pub by: String,
+    /// `engine::control` code.
     pub what: u16,
+    /// What it applies to (a limit's code for `SET_LIMIT`), else 0.
+    pub arg: u16,
     pub value: i64,
 }
 
@@ -175,7 +178,7 @@ mod tests {
             }),
             Output::Incident(IncidentOut { id: 1, kind: 1, priority: 0, response: 0, until_ns: 0 }),
             Output::InputRefused(InputRefused { seq: 12, reason: 2 }),
-            Output::Control(Control { by: "alice".into(), what: 1, value: 0 }),
+            Output::Control(Control { by: "alice".into(), what: 1, arg: 0, value: 0 }),
         ];
         let kinds: Vec<u16> = all.iter().map(Output::kind).collect();
         assert_eq!(kinds, (101..=107).collect::<Vec<u16>>());

@@ -39,6 +39,10 @@ pub enum RejectCode {
     Halted = 101,
     /// Restricted to cancels after a P1 incident, until its cooldown ends.
     CancelOnly = 102,
+    /// The order names a pair the session does not trade.
+    UnknownPair = 103,
+    /// No account snapshot yet: balances and reserves are unknown.
+    NoAccountState = 104,
     // 200–299: security.
     /// A rate limit of the throttler is exhausted.
     Throttled = 200,
@@ -89,6 +93,8 @@ impl RejectCode {
             RejectCode::LockedDown => "locked_down",
             RejectCode::Halted => "halted",
             RejectCode::CancelOnly => "cancel_only",
+            RejectCode::UnknownPair => "unknown_pair",
+            RejectCode::NoAccountState => "no_account_state",
             RejectCode::Throttled => "throttled",
             RejectCode::OrderAmountMax => "order_amount_max",
             RejectCode::OrderNotionalMax => "order_notional_max",

@@ -1,0 +1,468 @@
+//! The engine: a pure state machine over journaled inputs. `apply(seq, timestamp, input, out)`
+//! changes state and appends outputs to `out`; it reads no clock, socket or random source, so the
+//! same inputs give the same outputs and the same [`Engine::state_hash`] on every machine.
+//!
+//! This is the spine the rest of the core grows on: session start, book mirrors, account
+//! snapshots, operator controls, time, and order placement through every pre-trade check
+//! (engine state, throttle, risk limits, balances and reserves) into a decision and an intent.
+//! Transaction results, fills, incidents and strategies attach here next.
+
+use std::collections::BTreeMap;
+
+use crate::amount::{Amount, SignedAmount};
+use crate::asset::{AccountId, Pair};
+use crate::book::Book;
+use crate::events::{ArchivedAccountSnapshot, ArchivedCommand, ArchivedInput, ArchivedSessionStart, WireAsset};
+use crate::lifecycle::{OrderEvent, OrderStatus, transition};
+use crate::outputs::{Control, Decision, InputRefused, Intent, LifecycleChange, OfferOp, Output};
+use crate::price::Price;
+use crate::reserves::{Balances, Commitment, Line};
+use crate::risk::{OrderContext, OrderRequest, RejectCode, RiskLimits, Side, ValidationLevel, check_order};
+use crate::state_hash::StateHasher;
+use crate::throttle::{AccountSlot, ThrottleConfig, ThrottleConfigError, ThrottleOp, Throttler};
+
+/// Reasons an input is refused (`InputRefused.reason`); stable codes.
+pub mod refused {
+    /// An input other than a session start before the session started.
+    pub const NO_SESSION: u16 = 1;
+    /// A second session start.
+    pub const SESSION_AGAIN: u16 = 2;
+    /// The session start names an invalid pair or level.
+    pub const BAD_SESSION: u16 = 3;
+    /// An event names a pair index the session does not have.
+    pub const UNKNOWN_PAIR: u16 = 4;
+    /// A book snapshot failed validation (the previous book stays).
+    pub const BAD_BOOK: u16 = 5;
+    /// An account snapshot for another account, or with invalid fields.
+    pub const BAD_ACCOUNT: u16 = 6;
+    /// An operator command with an invalid value.
+    pub const BAD_COMMAND: u16 = 7;
+    /// The input's timestamp is before the previous input's.
+    pub const TIME_BACKWARDS: u16 = 8;
+}
+
+/// `Control.what` codes; stable.
+pub mod control {
+    pub const HALT: u16 = 1;
+    pub const RESUME: u16 = 2;
+    pub const SET_LIMIT: u16 = 3;
+    pub const SET_VALIDATION_LEVEL: u16 = 4;
+    pub const CANCEL_ALL: u16 = 5;
+}
+
+/// Static configuration of an engine (the journaled session start carries the rest).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EngineConfig {
+    pub risk: RiskLimits,
+    pub throttle: ThrottleConfig,
+    /// Level in force until the session start or an operator sets another.
+    pub validation: ValidationLevel,
+}
+
+/// An order the engine placed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Order {
+    pub id: u64,
+    pub pair: u16,
+    pub side: Side,
+    /// Base amount and price (counter per base).
+    pub amount: Amount,
+    pub price: Price,
+    pub filled: Amount,
+    pub status: OrderStatus,
+    /// The status a failed cancel or replace returns to.
+    pub resting: OrderStatus,
+    /// The network's offer id once known (0 before).
+    pub offer_id: i64,
+    pub intent: u64,
+    /// What the order holds of the account's balances until it ends.
+    pub commitment: Commitment,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Session {
+    account: AccountId,
+    pairs: Vec<Pair>,
+    security_level: u8,
+    seed: u64,
+}
+
+/// The engine's whole state.
+#[derive(Debug)]
+pub struct Engine {
+    config: EngineConfig,
+    limits: RiskLimits,
+    validation: ValidationLevel,
+    session: Option<Session>,
+    books: Vec<Book>,
+    balances: Option<Balances>,
+    orders: BTreeMap<u64, Order>,
+    throttler: Throttler,
+    halted: bool,
+    now_ns: i64,
+    last_seq: u64,
+    next_order: u64,
+    next_intent: u64,
+}
+
+const OUR_SLOT: AccountSlot = AccountSlot(0);
+
+impl Engine {
+    pub fn new(config: EngineConfig) -> Result<Engine, ThrottleConfigError> {
+        Ok(Engine {
+            config,
+            limits: config.risk,
+            validation: config.validation,
+            session: None,
+            books: Vec::new(),
+            balances: None,
+            orders: BTreeMap::new(),
+            throttler: Throttler::new(config.throttle, 1)?,
+            halted: false,
+            now_ns: i64::MIN,
+            last_seq: 0,
+            next_order: 1,
+            next_intent: 1,
+        })
+    }
+
+    /// Apply one journaled input. `seq` and `timestamp_ns` are the journal's.
+    pub fn apply(&mut self, seq: u64, timestamp_ns: i64, input: &ArchivedInput, out: &mut Vec<Output>) {
+        debug_assert!(seq > self.last_seq, "inputs are applied in journal order");
+        self.last_seq = seq;
+        if timestamp_ns < self.now_ns {
+            out.push(refuse(seq, refused::TIME_BACKWARDS));
+            return;
+        }
+        self.now_ns = timestamp_ns;
+        match (input, &self.session) {
+            (ArchivedInput::SessionStart(s), None) => self.start_session(seq, s, out),
+            (ArchivedInput::SessionStart(_), Some(_)) => out.push(refuse(seq, refused::SESSION_AGAIN)),
+            (_, None) => out.push(refuse(seq, refused::NO_SESSION)),
+            (ArchivedInput::Book(b), Some(_)) => {
+                let Some(book) = self.books.get_mut(usize::from(b.pair.to_native())) else {
+                    out.push(refuse(seq, refused::UNKNOWN_PAIR));
+                    return;
+                };
+                if book.apply(b, timestamp_ns).is_err() {
+                    out.push(refuse(seq, refused::BAD_BOOK));
+                }
+            }
+            (ArchivedInput::Account(a), Some(_)) => self.account_snapshot(seq, a, out),
+            (ArchivedInput::Operator(cmd), Some(_)) => {
+                let by = cmd.operator.as_str();
+                self.command(seq, by, &cmd.command, out);
+            }
+            // Time advanced: nothing else changes until strategies and timers attach here.
+            (ArchivedInput::Timer(_), Some(_)) => {}
+            // Transaction results, trades and security events attach here next; until then they
+            // are journaled and change nothing.
+            (
+                ArchivedInput::Trade(_)
+                | ArchivedInput::TxSubmitted(_)
+                | ArchivedInput::TxSucceeded(_)
+                | ArchivedInput::TxFailed(_)
+                | ArchivedInput::TxExpired(_)
+                | ArchivedInput::Security(_),
+                Some(_),
+            ) => {}
+        }
+    }
+
+    fn start_session(&mut self, seq: u64, s: &ArchivedSessionStart, out: &mut Vec<Output>) {
+        let pairs: Result<Vec<Pair>, _> = s.pairs.iter().map(|p| p.to_pair()).collect();
+        let (Ok(pairs), Some(level)) = (pairs, ValidationLevel::from_code(s.validation_level)) else {
+            out.push(refuse(seq, refused::BAD_SESSION));
+            return;
+        };
+        if pairs.is_empty() || pairs.len() > usize::from(u16::MAX) {
+            out.push(refuse(seq, refused::BAD_SESSION));
+            return;
+        }
+        self.books = vec![Book::new(); pairs.len()];
+        self.validation = level;
+        self.session = Some(Session {
+            account: AccountId::from_bytes(s.account),
+            pairs,
+            security_level: s.security_level,
+            seed: s.seed.to_native(),
+        });
+    }
+
+    fn account_snapshot(&mut self, seq: u64, a: &ArchivedAccountSnapshot, out: &mut Vec<Output>) {
+        let ours = self.session.as_ref().is_some_and(|s| *s.account.as_bytes() == a.account);
+        let lines: Option<Vec<Line>> = a
+            .balances
+            .iter()
+            .map(|b| {
+                Some(Line {
+                    asset: b.asset.to_asset().ok()?,
+                    balance: Amount::from_stroops(b.balance_stroops.to_native()).ok()?,
+                    buying_liabilities: Amount::from_stroops(b.buying_liabilities_stroops.to_native()).ok()?,
+                    selling_liabilities: Amount::from_stroops(b.selling_liabilities_stroops.to_native()).ok()?,
+                    limit: Amount::from_stroops(b.limit_stroops.to_native()).ok()?,
+                })
+            })
+            .collect();
+        let base_reserve = Amount::from_stroops(a.base_reserve_stroops.to_native()).ok();
+        let balances = match (ours, lines, base_reserve) {
+            (true, Some(lines), Some(reserve)) => Balances::new(
+                reserve,
+                a.subentry_count.to_native(),
+                a.num_sponsoring.to_native(),
+                a.num_sponsored.to_native(),
+                lines,
+            ),
+            _ => None,
+        };
+        match balances {
+            // The snapshot already holds the liabilities of offers resting on the book; orders
+            // the network has not seen yet still hold theirs on top.
+            Some(mut b) => {
+                for o in self.orders.values().filter(|o| o.status == OrderStatus::PendingSubmit) {
+                    let _ = b.reserve(&o.commitment);
+                }
+                self.balances = Some(b);
+            }
+            None => out.push(refuse(seq, refused::BAD_ACCOUNT)),
+        }
+    }
+
+    fn command(&mut self, seq: u64, by: &str, cmd: &ArchivedCommand, out: &mut Vec<Output>) {
+        let control =
+            |what: u16, arg: u16, value: i64| Output::Control(Control { by: by.to_owned(), what, arg, value });
+        match cmd {
+            ArchivedCommand::Halt => {
+                self.halted = true;
+                out.push(control(control::HALT, 0, 0));
+            }
+            ArchivedCommand::Resume => {
+                self.halted = false;
+                out.push(control(control::RESUME, 0, 0));
+            }
+            ArchivedCommand::SetLimit { limit, value } => {
+                let (limit, value) = (limit.to_native(), value.to_native());
+                if self.limits.set(limit, value) {
+                    out.push(control(control::SET_LIMIT, limit, value));
+                } else {
+                    out.push(refuse(seq, refused::BAD_COMMAND));
+                }
+            }
+            ArchivedCommand::SetValidationLevel { level } => match ValidationLevel::from_code(*level) {
+                Some(l) => {
+                    self.validation = l;
+                    out.push(control(control::SET_VALIDATION_LEVEL, 0, i64::from(*level)));
+                }
+                None => out.push(refuse(seq, refused::BAD_COMMAND)),
+            },
+            // Cancels, acknowledgements and unlocks arrive with the order flow and incidents.
+            ArchivedCommand::CancelAll | ArchivedCommand::AcknowledgeIncident { .. } | ArchivedCommand::Unlock => {}
+        }
+    }
+
+    /// Place an order (strategies call this while applying an input): every check in stage
+    /// order, then a decision, and on acceptance the order (pending submit), its balance
+    /// commitment and an intent for the I/O side. Returns the order id, or the reject code.
+    pub fn place(
+        &mut self,
+        pair: u16,
+        side: Side,
+        amount: Amount,
+        price: Price,
+        out: &mut Vec<Output>,
+    ) -> Result<u64, RejectCode> {
+        let id = self.next_order;
+        self.next_order += 1;
+        let result = self.check(pair, side, amount, price);
+        let decision = |reject_code| {
+            Output::Decision(Decision {
+                order: id,
+                pair,
+                side: side as u8,
+                amount_stroops: amount.stroops(),
+                price: price.into(),
+                reject_code,
+            })
+        };
+        let (commitment, op) = match result {
+            Ok(v) => v,
+            Err(code) => {
+                out.push(decision(code.code()));
+                return Err(code);
+            }
+        };
+        out.push(decision(0));
+        if let Some(b) = self.balances.as_mut() {
+            // `check` proved the commitment fits; a failure here is an overflow it also caught.
+            let _ = b.reserve(&commitment);
+        }
+        let intent = self.next_intent;
+        self.next_intent += 1;
+        let status = OrderStatus::PendingSubmit;
+        self.orders.insert(
+            id,
+            Order {
+                id,
+                pair,
+                side,
+                amount,
+                price,
+                filled: Amount::ZERO,
+                status,
+                resting: OrderStatus::Open,
+                offer_id: 0,
+                intent,
+                commitment,
+            },
+        );
+        out.push(Output::Lifecycle(LifecycleChange { order: id, from: 0, to: status as u8, event: 0 }));
+        out.push(Output::Intent(Intent { id: intent, ops: vec![OfferOp { order: id, ..op }] }));
+        Ok(id)
+    }
+
+    /// Every pre-trade check, in stage order; on success the order's commitment and operation.
+    fn check(
+        &mut self,
+        pair: u16,
+        side: Side,
+        amount: Amount,
+        price: Price,
+    ) -> Result<(Commitment, OfferOp), RejectCode> {
+        let p = self
+            .session
+            .as_ref()
+            .and_then(|s| s.pairs.get(usize::from(pair)))
+            .copied()
+            .ok_or(RejectCode::UnknownPair)?;
+        let book = self.books.get(usize::from(pair)).ok_or(RejectCode::UnknownPair)?;
+        let open = |o: &&Order| !o.status.is_terminal();
+        let own_best =
+            |s: Side| {
+                self.orders.values().filter(open).filter(|o| o.pair == pair && o.side == s).map(|o| o.price).reduce(
+                    |a, b| if (a.cmp_value(b) == core::cmp::Ordering::Greater) == (s == Side::Buy) { a } else { b },
+                )
+            };
+        // Exposure in base were every open order on the pair filled. (Fills already taken join
+        // this when fill handling attaches.)
+        let mut inventory = 0i128;
+        for o in self.orders.values().filter(open).filter(|o| o.pair == pair) {
+            let rest = i128::from(o.amount.stroops()) - i128::from(o.filled.stroops());
+            inventory += if o.side == Side::Buy { rest } else { -rest };
+        }
+        let ctx = OrderContext {
+            level: self.validation,
+            locked_down: false,
+            halted: self.halted,
+            cancel_only: false,
+            best_bid: book.best_bid(),
+            best_ask: book.best_ask(),
+            own_best_bid: own_best(Side::Buy),
+            own_best_ask: own_best(Side::Sell),
+            open_orders_pair: self.orders.values().filter(open).filter(|o| o.pair == pair).count() as u32,
+            open_orders_total: self.orders.values().filter(open).count() as u32,
+            inventory_if_filled: SignedAmount::from_stroops(
+                i64::try_from(inventory).map_err(|_| RejectCode::AmountOverflow)?,
+            ),
+            loss_today: Amount::ZERO,
+        };
+        // Engine state first (so a halted engine spends no throttle tokens), then the throttle,
+        // then risk (check_order runs its own stages), then balances and reserves.
+        if ctx.halted {
+            return Err(RejectCode::Halted);
+        }
+        self.throttler.try_acquire(ThrottleOp::Place, OUR_SLOT, self.now_ns).map_err(|_| RejectCode::Throttled)?;
+        check_order(&self.limits, &ctx, &OrderRequest { side, amount, price })?;
+        // As a sell offer: selling base at counter per base, or selling counter at base per counter.
+        let (selling, buying, sell_amount, sell_price) = match side {
+            Side::Sell => (p.selling(), p.buying(), amount, price),
+            Side::Buy => (
+                p.buying(),
+                p.selling(),
+                price.notional_ceil(amount).map_err(|_| RejectCode::AmountOverflow)?,
+                price.inverse(),
+            ),
+        };
+        let balances = self.balances.as_ref().ok_or(RejectCode::NoAccountState)?;
+        let commitment = balances.commitment(selling, buying, sell_amount, sell_price, true)?;
+        let op = OfferOp {
+            order: 0,
+            selling: WireAsset::from(selling),
+            buying: WireAsset::from(buying),
+            amount_stroops: sell_amount.stroops(),
+            price: sell_price.into(),
+            offer_id: 0,
+        };
+        Ok((commitment, op))
+    }
+
+    /// Move an order through the lifecycle table, recording the change (or the invalid event).
+    pub fn order_event(&mut self, order: u64, event: OrderEvent, out: &mut Vec<Output>) {
+        let Some(o) = self.orders.get_mut(&order) else { return };
+        match transition(o.status, event, o.resting, !o.filled.is_zero()) {
+            Ok(to) => {
+                if matches!(event, OrderEvent::CancelRequest | OrderEvent::ReplaceRequest) {
+                    o.resting = o.status;
+                }
+                out.push(Output::Lifecycle(LifecycleChange {
+                    order,
+                    from: o.status as u8,
+                    to: to as u8,
+                    event: event as u8,
+                }));
+                o.status = to;
+            }
+            Err(e) => out.push(Output::InvalidTransition(crate::outputs::InvalidTransitionOut {
+                order,
+                from: e.from as u8,
+                event: e.event as u8,
+            })),
+        }
+    }
+
+    pub fn orders(&self) -> impl Iterator<Item = &Order> {
+        self.orders.values()
+    }
+
+    pub fn book(&self, pair: u16) -> Option<&Book> {
+        self.books.get(usize::from(pair))
+    }
+
+    pub fn balances(&self) -> Option<&Balances> {
+        self.balances.as_ref()
+    }
+
+    pub fn is_halted(&self) -> bool {
+        self.halted
+    }
+
+    pub fn validation_level(&self) -> ValidationLevel {
+        self.validation
+    }
+
+    pub fn limits(&self) -> &RiskLimits {
+        &self.limits
+    }
+
+    /// A digest of the whole state, the same on every machine for the same inputs.
+    pub fn state_hash(&self) -> [u8; 16] {
+        use core::hash::Hash;
+        let mut h = StateHasher::new();
+        self.config.hash(&mut h);
+        self.limits.hash(&mut h);
+        self.validation.hash(&mut h);
+        self.session.hash(&mut h);
+        self.books.hash(&mut h);
+        self.balances.hash(&mut h);
+        self.orders.len().hash(&mut h);
+        for o in self.orders.values() {
+            o.hash(&mut h);
+        }
+        self.throttler.state_hash_into(&mut h);
+        (self.halted, self.now_ns, self.last_seq, self.next_order, self.next_intent).hash(&mut h);
+        h.finish_128()
+    }
+}
+
+fn refuse(seq: u64, reason: u16) -> Output {
+    Output::InputRefused(InputRefused { seq, reason })
+}
