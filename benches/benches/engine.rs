@@ -1,0 +1,195 @@
+//! Engine benchmarks: applying book snapshots (read in place from archived bytes, as from the
+//! journal), and order placement through every check (state, throttle, risk, balances), with
+//! per-event latency percentiles from hdrhistogram.
+//!
+//! `cargo bench -p starlog-benches --bench engine` (add `-- report` for the report only).
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use criterion::{Criterion, Throughput};
+use starlog_benches::{Latency, fmt_rate, rate};
+use starlog_engine::engine::{Engine, EngineConfig};
+use starlog_engine::events::{
+    AccountSnapshot, Balance, BookSnapshot, Input, Level, SessionStart, WireAsset, WirePrice, access, to_bytes,
+};
+use starlog_engine::outputs::Output;
+use starlog_engine::risk::{RiskLimits, Side, ValidationLevel};
+use starlog_engine::throttle::{LimitConfig, ThrottleConfig};
+use starlog_engine::{Amount, Asset, Pair, Price};
+
+const ISSUER: &str = "GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN";
+
+fn engine() -> Engine {
+    let loose = LimitConfig::new(u32::MAX, 1);
+    let mut throttle = ThrottleConfig::DEFAULT;
+    for op in [
+        &mut throttle.place,
+        &mut throttle.cancel,
+        &mut throttle.replace,
+        &mut throttle.cancel_all,
+        &mut throttle.submit,
+        &mut throttle.sign,
+    ] {
+        op.per_account = loose;
+        op.global = loose;
+    }
+    throttle.account = loose;
+    throttle.global = loose;
+    let config = EngineConfig {
+        risk: RiskLimits {
+            order_amount_stroops_max: i64::MAX,
+            order_notional_stroops_max: i64::MAX,
+            price_band_bps_max: 1000,
+            open_orders_pair_max: u32::MAX,
+            open_orders_total_max: u32::MAX,
+            inventory_stroops_max: i64::MAX,
+            daily_loss_stroops_max: i64::MAX,
+        },
+        throttle,
+        validation: ValidationLevel::Strict,
+    };
+    let mut e = Engine::new(config).expect("valid config");
+    let pair: Pair = format!("native/USD:{ISSUER}").parse().expect("pair");
+    let usd: Asset = format!("USD:{ISSUER}").parse().expect("asset");
+    let mut out = Vec::new();
+    let session = Input::SessionStart(SessionStart {
+        config_hash: [0; 32],
+        config: String::new(),
+        security_level: 1,
+        validation_level: 3,
+        seed: 1,
+        account: [9; 32],
+        pairs: vec![pair.into()],
+    });
+    let line = |asset: Asset| Balance {
+        asset: WireAsset::from(asset),
+        balance_stroops: i64::MAX / 4,
+        buying_liabilities_stroops: 0,
+        selling_liabilities_stroops: 0,
+        limit_stroops: i64::MAX,
+    };
+    let account = Input::Account(AccountSnapshot {
+        account: [9; 32],
+        sequence: 1,
+        subentry_count: 0,
+        num_sponsoring: 0,
+        num_sponsored: 0,
+        base_reserve_stroops: 5_000_000,
+        balances: vec![line(Asset::Native), line(usd)],
+        offers: vec![],
+    });
+    for (seq, input) in [(1, session), (2, book_input(0)), (3, account)] {
+        e.apply(seq, seq as i64, access(&to_bytes(&input).expect("ser")).expect("access"), &mut out);
+    }
+    e
+}
+
+/// A 20-level book around 0.1 USD per XLM, nudged by `i`.
+fn book_input(i: u64) -> Input {
+    let level = |n: i64, amount: i64| Level { price: WirePrice { n: n as i32, d: 100_000 }, amount_stroops: amount };
+    let k = (i % 7) as i64;
+    Input::Book(BookSnapshot {
+        pair: 0,
+        bids: (0..20).map(|j| level(9_990 - j * 3 - k, 1_000_000_000 + j)).collect(),
+        asks: (0..20).map(|j| level(10_010 + j * 3 + k, 1_000_000_000 + j)).collect(),
+    })
+}
+
+fn bench(c: &mut Criterion) {
+    let books: Vec<_> = (0..64).map(|i| to_bytes(&book_input(i)).expect("ser")).collect();
+    let mut g = c.benchmark_group("engine");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("apply_book_snapshot_20x20", |b| {
+        let mut e = engine();
+        let mut out = Vec::with_capacity(16);
+        let mut seq = 10u64;
+        b.iter(|| {
+            seq += 1;
+            let bytes = &books[(seq % 64) as usize];
+            e.apply(seq, seq as i64, access(bytes).expect("access"), &mut out);
+            out.clear();
+        });
+    });
+    g.bench_function("place_through_all_checks", |b| {
+        let mut e = engine();
+        let mut out: Vec<Output> = Vec::with_capacity(16);
+        let mut i = 0u64;
+        b.iter(|| {
+            i += 1;
+            if i % 4096 == 0 {
+                e = engine();
+            }
+            let side = if i % 2 == 0 { Side::Sell } else { Side::Buy };
+            let px = if side == Side::Sell { 10_020 } else { 9_980 };
+            let r = e.place(
+                0,
+                side,
+                Amount::from_stroops(10_000_000).expect("amount"),
+                Price::new(px, 100_000).expect("price"),
+                &mut out,
+            );
+            black_box(r.expect("accepted"));
+            out.clear();
+        });
+    });
+    g.finish();
+}
+
+fn report() {
+    println!("\n== engine report (one run) ==");
+    let books: Vec<_> = (0..64).map(|i| to_bytes(&book_input(i)).expect("ser")).collect();
+    let mut e = engine();
+    let mut out = Vec::with_capacity(16);
+    let mut h_book = Latency::new("apply book snapshot 20x20");
+    let n = 200_000u64;
+    let started = Instant::now();
+    for seq in 10..10 + n {
+        let t = Instant::now();
+        e.apply(seq, seq as i64, access(&books[(seq % 64) as usize]).expect("access"), &mut out);
+        h_book.record(t.elapsed());
+        out.clear();
+    }
+    let book_total = started.elapsed();
+    let mut h_place = Latency::new("place through all checks");
+    let started = Instant::now();
+    let mut e = engine();
+    for i in 1..=n {
+        if i % 4096 == 0 {
+            e = engine();
+        }
+        let side = if i % 2 == 0 { Side::Sell } else { Side::Buy };
+        let px = if side == Side::Sell { 10_020 } else { 9_980 };
+        let t = Instant::now();
+        let r = e.place(
+            0,
+            side,
+            Amount::from_stroops(10_000_000).expect("amount"),
+            Price::new(px, 100_000).expect("price"),
+            &mut out,
+        );
+        h_place.record(t.elapsed());
+        black_box(r.expect("accepted"));
+        out.clear();
+    }
+    let place_total = started.elapsed();
+    println!("{}\n{}", h_book.line(), h_place.line());
+    println!(
+        "  book snapshots {} events/s; places {} orders/s (wall time incl. timer reads; open orders grow to 4096 then the engine is reset)",
+        fmt_rate(rate(n, book_total.as_nanos() as u64)),
+        fmt_rate(rate(n, place_total.as_nanos() as u64))
+    );
+}
+
+fn main() {
+    let report_only = std::env::args().any(|a| a == "report");
+    let test_mode = std::env::args().any(|a| a == "--test");
+    if !report_only {
+        let mut c = Criterion::default().configure_from_args();
+        bench(&mut c);
+        c.final_summary();
+    }
+    if !test_mode {
+        report();
+    }
+}
