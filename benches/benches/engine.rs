@@ -117,10 +117,10 @@ fn bench(c: &mut Criterion) {
         let mut i = 0u64;
         b.iter(|| {
             i += 1;
-            if i % 4096 == 0 {
+            if i.is_multiple_of(4096) {
                 e = engine();
             }
-            let side = if i % 2 == 0 { Side::Sell } else { Side::Buy };
+            let side = if i.is_multiple_of(2) { Side::Sell } else { Side::Buy };
             let px = if side == Side::Sell { 10_020 } else { 9_980 };
             let r = e.place(
                 0,
