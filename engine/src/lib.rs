@@ -35,6 +35,7 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod incident;
 pub mod lifecycle;
 pub mod outputs;
 pub mod price;

@@ -56,8 +56,10 @@ proptest! {
         orders in prop::collection::vec((0usize..3, 0usize..3, 1i64..3_000_000_000, 1i32..50, 1i32..50, any::<bool>(), any::<bool>()), 1..60),
     ) {
         let start = balances(native, usd, euro, limit, subentries);
+        // An account below its minimum balance (the base reserve rose) is possible on the
+        // network but not a start this property is about.
+        prop_assume!(invariant_holds(&start));
         let mut b = start.clone();
-        prop_assert!(invariant_holds(&b));
         let mut held: Vec<Commitment> = Vec::new();
         let assets = assets();
         for (s, t, amount, n, d, new_offer, release_one) in orders {
