@@ -13,6 +13,7 @@ use starlog_engine::engine::{Engine, EngineConfig};
 use starlog_engine::events::{
     AccountSnapshot, Balance, BookSnapshot, Input, Level, SessionStart, WireAsset, WirePrice, access, to_bytes,
 };
+use starlog_engine::incident::IncidentConfig;
 use starlog_engine::outputs::Output;
 use starlog_engine::risk::{RiskLimits, Side, ValidationLevel};
 use starlog_engine::throttle::{LimitConfig, ThrottleConfig};
@@ -48,6 +49,7 @@ fn engine() -> Engine {
         },
         throttle,
         validation: ValidationLevel::Strict,
+        incidents: IncidentConfig::DEFAULT,
     };
     let mut e = Engine::new(config).expect("valid config");
     let pair: Pair = format!("native/USD:{ISSUER}").parse().expect("pair");

@@ -13,11 +13,14 @@ use crate::amount::{Amount, SignedAmount};
 use crate::asset::{AccountId, Pair};
 use crate::book::Book;
 use crate::events::{ArchivedAccountSnapshot, ArchivedCommand, ArchivedInput, ArchivedSessionStart, WireAsset};
+use crate::incident::{Incident, IncidentClassifier, IncidentConfig, IncidentConfigError};
 use crate::lifecycle::{OrderEvent, OrderStatus, transition};
-use crate::outputs::{Control, Decision, InputRefused, Intent, LifecycleChange, OfferOp, Output};
+use crate::outputs::{Control, Decision, IncidentOut, InputRefused, Intent, LifecycleChange, OfferOp, Output};
 use crate::price::Price;
 use crate::reserves::{Balances, Commitment, Line};
-use crate::risk::{OrderContext, OrderRequest, RejectCode, RiskLimits, Side, ValidationLevel, check_order};
+use crate::risk::{
+    OrderContext, OrderRequest, RejectCode, RiskLimits, Side, ValidationLevel, check_order, check_state,
+};
 use crate::state_hash::StateHasher;
 use crate::throttle::{AccountSlot, ThrottleConfig, ThrottleConfigError, ThrottleOp, Throttler};
 
@@ -35,8 +38,12 @@ pub mod refused {
     pub const BAD_BOOK: u16 = 5;
     /// An account snapshot for another account, or with invalid fields.
     pub const BAD_ACCOUNT: u16 = 6;
-    /// An operator command with an invalid value.
+    /// An operator command with an invalid value (or an unknown incident, or nothing to unlock).
     pub const BAD_COMMAND: u16 = 7;
+    /// A transaction event for an intent the engine never emitted (or already settled).
+    pub const UNKNOWN_INTENT: u16 = 9;
+    /// A transaction result whose operations do not match its intent's.
+    pub const RESULT_MISMATCH: u16 = 10;
     /// The input's timestamp is before the previous input's.
     pub const TIME_BACKWARDS: u16 = 8;
 }
@@ -48,7 +55,12 @@ pub mod control {
     pub const SET_LIMIT: u16 = 3;
     pub const SET_VALIDATION_LEVEL: u16 = 4;
     pub const CANCEL_ALL: u16 = 5;
+    pub const ACKNOWLEDGE_INCIDENT: u16 = 6;
+    pub const UNLOCK: u16 = 7;
 }
+
+/// A transaction carries at most this many operations.
+pub const TX_OPS_MAX: usize = 100;
 
 /// Static configuration of an engine (the journaled session start carries the rest).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -57,7 +69,26 @@ pub struct EngineConfig {
     pub throttle: ThrottleConfig,
     /// Level in force until the session start or an operator sets another.
     pub validation: ValidationLevel,
+    pub incidents: IncidentConfig,
 }
+
+/// Why an engine could not be built from its configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    Throttle(ThrottleConfigError),
+    Incidents(IncidentConfigError),
+}
+
+impl core::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ConfigError::Throttle(e) => write!(f, "throttle: {e}"),
+            ConfigError::Incidents(e) => write!(f, "incidents: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
 
 /// An order the engine placed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -97,7 +128,10 @@ pub struct Engine {
     books: Vec<Book>,
     balances: Option<Balances>,
     orders: BTreeMap<u64, Order>,
+    /// Each intent's operations, in order: (order id, whether the operation cancels it).
+    intents: BTreeMap<u64, Vec<(u64, bool)>>,
     throttler: Throttler,
+    incidents: IncidentClassifier,
     halted: bool,
     now_ns: i64,
     last_seq: u64,
@@ -108,7 +142,7 @@ pub struct Engine {
 const OUR_SLOT: AccountSlot = AccountSlot(0);
 
 impl Engine {
-    pub fn new(config: EngineConfig) -> Result<Engine, ThrottleConfigError> {
+    pub fn new(config: EngineConfig) -> Result<Engine, ConfigError> {
         Ok(Engine {
             config,
             limits: config.risk,
@@ -117,7 +151,9 @@ impl Engine {
             books: Vec::new(),
             balances: None,
             orders: BTreeMap::new(),
-            throttler: Throttler::new(config.throttle, 1)?,
+            intents: BTreeMap::new(),
+            throttler: Throttler::new(config.throttle, 1).map_err(ConfigError::Throttle)?,
+            incidents: IncidentClassifier::new(config.incidents).map_err(ConfigError::Incidents)?,
             halted: false,
             now_ns: i64::MIN,
             last_seq: 0,
@@ -155,17 +191,35 @@ impl Engine {
             }
             // Time advanced: nothing else changes until strategies and timers attach here.
             (ArchivedInput::Timer(_), Some(_)) => {}
-            // Transaction results, trades and security events attach here next; until then they
-            // are journaled and change nothing.
-            (
-                ArchivedInput::Trade(_)
-                | ArchivedInput::TxSubmitted(_)
-                | ArchivedInput::TxSucceeded(_)
-                | ArchivedInput::TxFailed(_)
-                | ArchivedInput::TxExpired(_)
-                | ArchivedInput::Security(_),
-                Some(_),
-            ) => {}
+            (ArchivedInput::Security(ev), Some(_)) => {
+                let incident = self.incidents.observe(ev, timestamp_ns);
+                self.raise(incident, out);
+            }
+            (ArchivedInput::TxSubmitted(t), Some(_)) => {
+                for (order, cancel) in self.intent_ops(seq, t.intent.to_native(), out) {
+                    if !cancel {
+                        self.order_event(order, OrderEvent::Submit, out);
+                    }
+                }
+            }
+            (ArchivedInput::TxSucceeded(t), Some(_)) => self.tx_succeeded(seq, t, out),
+            (ArchivedInput::TxFailed(t), Some(_)) => {
+                for (order, cancel) in self.intent_ops(seq, t.intent.to_native(), out) {
+                    let event = if cancel { OrderEvent::CancelReject } else { OrderEvent::Reject };
+                    self.order_event(order, event, out);
+                }
+                self.intents.remove(&t.intent.to_native());
+            }
+            (ArchivedInput::TxExpired(t), Some(_)) => {
+                for (order, cancel) in self.intent_ops(seq, t.intent.to_native(), out) {
+                    let event = if cancel { OrderEvent::CancelReject } else { OrderEvent::Expire };
+                    self.order_event(order, event, out);
+                }
+                self.intents.remove(&t.intent.to_native());
+            }
+            // Trades (fills seen on the streams) attach here next; until then they are
+            // journaled and change nothing (the transaction result carries the fills on arrival).
+            (ArchivedInput::Trade(_), Some(_)) => {}
         }
     }
 
@@ -255,8 +309,25 @@ impl Engine {
                 }
                 None => out.push(refuse(seq, refused::BAD_COMMAND)),
             },
-            // Cancels, acknowledgements and unlocks arrive with the order flow and incidents.
-            ArchivedCommand::CancelAll | ArchivedCommand::AcknowledgeIncident { .. } | ArchivedCommand::Unlock => {}
+            ArchivedCommand::CancelAll => {
+                out.push(control(control::CANCEL_ALL, 0, 0));
+                self.cancel_all(out);
+            }
+            ArchivedCommand::AcknowledgeIncident { incident } => {
+                let id = incident.to_native();
+                if self.incidents.acknowledge(id) {
+                    out.push(control(control::ACKNOWLEDGE_INCIDENT, 0, i64::try_from(id).unwrap_or(i64::MAX)));
+                } else {
+                    out.push(refuse(seq, refused::BAD_COMMAND));
+                }
+            }
+            ArchivedCommand::Unlock => {
+                if self.incidents.unlock() {
+                    out.push(control(control::UNLOCK, 0, 0));
+                } else {
+                    out.push(refuse(seq, refused::BAD_COMMAND));
+                }
+            }
         }
     }
 
@@ -288,6 +359,11 @@ impl Engine {
             Ok(v) => v,
             Err(code) => {
                 out.push(decision(code.code()));
+                if code == RejectCode::Throttled
+                    && let Some(incident) = self.incidents.throttle_rejected(self.now_ns)
+                {
+                    self.raise(incident, out);
+                }
                 return Err(code);
             }
         };
@@ -316,6 +392,7 @@ impl Engine {
             },
         );
         out.push(Output::Lifecycle(LifecycleChange { order: id, from: 0, to: status as u8, event: 0 }));
+        self.intents.insert(intent, vec![(id, false)]);
         out.push(Output::Intent(Intent { id: intent, ops: vec![OfferOp { order: id, ..op }] }));
         Ok(id)
     }
@@ -351,9 +428,9 @@ impl Engine {
         }
         let ctx = OrderContext {
             level: self.validation,
-            locked_down: false,
+            locked_down: self.incidents.is_locked_down(),
             halted: self.halted,
-            cancel_only: false,
+            cancel_only: self.incidents.is_cancel_only(self.now_ns),
             best_bid: book.best_bid(),
             best_ask: book.best_ask(),
             own_best_bid: own_best(Side::Buy),
@@ -367,10 +444,10 @@ impl Engine {
         };
         // Engine state first (so a halted engine spends no throttle tokens), then the throttle,
         // then risk (check_order runs its own stages), then balances and reserves.
-        if ctx.halted {
-            return Err(RejectCode::Halted);
+        check_state(&ctx)?;
+        if self.throttler.try_acquire(ThrottleOp::Place, OUR_SLOT, self.now_ns).is_err() {
+            return Err(RejectCode::Throttled);
         }
-        self.throttler.try_acquire(ThrottleOp::Place, OUR_SLOT, self.now_ns).map_err(|_| RejectCode::Throttled)?;
         check_order(&self.limits, &ctx, &OrderRequest { side, amount, price })?;
         // As a sell offer: selling base at counter per base, or selling counter at base per counter.
         let (selling, buying, sell_amount, sell_price) = match side {
@@ -395,6 +472,126 @@ impl Engine {
         Ok((commitment, op))
     }
 
+    /// The operations of an intent; an unknown intent is refused.
+    fn intent_ops(&self, seq: u64, intent: u64, out: &mut Vec<Output>) -> Vec<(u64, bool)> {
+        match self.intents.get(&intent) {
+            Some(ops) => ops.clone(),
+            None => {
+                out.push(refuse(seq, refused::UNKNOWN_INTENT));
+                Vec::new()
+            }
+        }
+    }
+
+    /// A transaction of ours was applied: each operation's result moves its order. What filled
+    /// on arrival is read from the claims (our order sold what each crossed offer bought).
+    fn tx_succeeded(&mut self, seq: u64, t: &crate::events::ArchivedTxSucceeded, out: &mut Vec<Output>) {
+        use crate::events::ArchivedOfferEffect as Effect;
+        let intent = t.intent.to_native();
+        let ops = self.intent_ops(seq, intent, out);
+        if ops.is_empty() {
+            return;
+        }
+        if ops.len() != t.ops.len() {
+            out.push(refuse(seq, refused::RESULT_MISMATCH));
+            return;
+        }
+        self.intents.remove(&intent);
+        for (&(order, cancel), result) in ops.iter().zip(t.ops.iter()) {
+            let Some(o) = self.orders.get(&order).copied() else { continue };
+            // A result proves the submission even if its "submitted" record was lost (a crash
+            // between journaling the intent and journaling the send).
+            if !cancel && o.status == OrderStatus::PendingSubmit {
+                self.order_event(order, OrderEvent::Submit, out);
+            }
+            if cancel {
+                self.order_event(order, OrderEvent::Cancelled, out);
+                continue;
+            }
+            let filled: i128 = result
+                .claims
+                .iter()
+                .map(|c| {
+                    i128::from(if o.side == Side::Sell {
+                        c.amount_bought_stroops.to_native()
+                    } else {
+                        c.amount_sold_stroops.to_native()
+                    })
+                })
+                .sum();
+            let filled = Amount::from_stroops(i64::try_from(filled).unwrap_or(i64::MAX)).unwrap_or(Amount::MAX);
+            if let Some(x) = self.orders.get_mut(&order) {
+                x.filled = x.filled.checked_add(filled).unwrap_or(x.amount).min(x.amount);
+                x.offer_id = result.offer_id.to_native();
+            }
+            let event = match (&result.effect, filled.is_zero()) {
+                (Effect::Created | Effect::Updated, true) => OrderEvent::AcceptResting,
+                (Effect::Created | Effect::Updated, false) => OrderEvent::AcceptPartiallyFilled,
+                (Effect::Deleted, _) => OrderEvent::AcceptFilled,
+            };
+            self.order_event(order, event, out);
+            // Locked down while this order was in flight: cancel it now that it has an id.
+            if self.incidents.is_locked_down() {
+                self.cancel_all(out);
+            }
+        }
+    }
+
+    /// Record an incident and carry out its automatic response. A lockdown cancels every offer
+    /// of ours at once (never throttled: it is the emergency brake); the posture itself (no new
+    /// orders while locked down or cancel-only) is read by every later check.
+    fn raise(&mut self, incident: Incident, out: &mut Vec<Output>) {
+        out.push(Output::Incident(IncidentOut {
+            id: incident.id,
+            kind: incident.kind.code(),
+            priority: incident.priority.code(),
+            response: incident.response.code(),
+            until_ns: incident.response.until_ns().unwrap_or(0),
+        }));
+        if incident.response.cancels_all() {
+            self.cancel_all(out);
+        }
+    }
+
+    /// Cancel every offer of ours resting on the book, in transactions of at most
+    /// [`TX_OPS_MAX`] operations. Orders still in flight (pending submit, submitted) have no
+    /// offer id yet; their results decide what to cancel when they arrive.
+    fn cancel_all(&mut self, out: &mut Vec<Output>) {
+        let resting: Vec<Order> = self
+            .orders
+            .values()
+            .filter(|o| matches!(o.status, OrderStatus::Open | OrderStatus::PartiallyFilled) && o.offer_id != 0)
+            .copied()
+            .collect();
+        let mut ops = Vec::with_capacity(resting.len());
+        for o in resting {
+            self.order_event(o.id, OrderEvent::CancelRequest, out);
+            let sell_price = if o.side == Side::Sell { o.price } else { o.price.inverse() };
+            ops.push(OfferOp {
+                order: o.id,
+                selling: WireAsset::from(o.commitment.selling),
+                buying: WireAsset::from(o.commitment.buying),
+                amount_stroops: 0,
+                price: sell_price.into(),
+                offer_id: o.offer_id,
+            });
+        }
+        for chunk in ops.chunks(TX_OPS_MAX) {
+            let id = self.next_intent;
+            self.next_intent += 1;
+            self.intents.insert(id, chunk.iter().map(|op| (op.order, true)).collect());
+            out.push(Output::Intent(Intent { id, ops: chunk.to_vec() }));
+        }
+    }
+
+    pub fn is_locked_down(&self) -> bool {
+        self.incidents.is_locked_down()
+    }
+
+    pub fn is_cancel_only(&self) -> bool {
+        self.incidents.is_cancel_only(self.now_ns)
+    }
+
     /// Move an order through the lifecycle table, recording the change (or the invalid event).
     pub fn order_event(&mut self, order: u64, event: OrderEvent, out: &mut Vec<Output>) {
         let Some(o) = self.orders.get_mut(&order) else { return };
@@ -409,7 +606,14 @@ impl Engine {
                     to: to as u8,
                     event: event as u8,
                 }));
+                let ended = to.is_terminal() && !o.status.is_terminal();
                 o.status = to;
+                // An order that ends gives back what it held. (Until fills are accounted one by
+                // one, the whole commitment is released at the end; the next account snapshot
+                // carries the network's exact liabilities.)
+                if ended && let Some(b) = self.balances.as_mut() {
+                    b.release(&o.commitment);
+                }
             }
             Err(e) => out.push(Output::InvalidTransition(crate::outputs::InvalidTransitionOut {
                 order,
@@ -458,6 +662,7 @@ impl Engine {
             o.hash(&mut h);
         }
         self.throttler.state_hash_into(&mut h);
+        self.incidents.state_hash_into(&mut h);
         (self.halted, self.now_ns, self.last_seq, self.next_order, self.next_intent).hash(&mut h);
         h.finish_128()
     }

@@ -248,15 +248,7 @@ pub struct OrderRequest {
 /// Balance and reserve checks are the caller's (they need the account; see [`crate::reserves`]).
 pub fn check_order(limits: &RiskLimits, ctx: &OrderContext, order: &OrderRequest) -> Result<(), RejectCode> {
     use ValidationLevel as V;
-    if ctx.locked_down {
-        return Err(RejectCode::LockedDown);
-    }
-    if ctx.halted {
-        return Err(RejectCode::Halted);
-    }
-    if ctx.cancel_only {
-        return Err(RejectCode::CancelOnly);
-    }
+    check_state(ctx)?;
     if order.amount.stroops() > limits.order_amount_stroops_max {
         return Err(RejectCode::OrderAmountMax);
     }
@@ -302,6 +294,20 @@ pub fn check_order(limits: &RiskLimits, ctx: &OrderContext, order: &OrderRequest
         if ctx.loss_today.stroops() >= limits.daily_loss_stroops_max {
             return Err(RejectCode::DailyLossMax);
         }
+    }
+    Ok(())
+}
+
+/// The first stage on its own: may the engine place anything at all?
+pub fn check_state(ctx: &OrderContext) -> Result<(), RejectCode> {
+    if ctx.locked_down {
+        return Err(RejectCode::LockedDown);
+    }
+    if ctx.halted {
+        return Err(RejectCode::Halted);
+    }
+    if ctx.cancel_only {
+        return Err(RejectCode::CancelOnly);
     }
     Ok(())
 }

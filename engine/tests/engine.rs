@@ -4,9 +4,10 @@
 use proptest::prelude::*;
 use starlog_engine::engine::{Engine, EngineConfig, refused};
 use starlog_engine::events::{
-    AccountSnapshot, Balance, BookSnapshot, Command, Input, Level, OperatorCommand, SessionStart, Timer, WireAsset,
-    WirePrice,
+    AccountSnapshot, Balance, BookSnapshot, Claim, Command, Input, Level, OfferEffect, OpResult, OperatorCommand,
+    SecurityEvent, SessionStart, Timer, TxFailed, TxSubmitted, TxSucceeded, WireAsset, WirePrice,
 };
+use starlog_engine::incident::IncidentConfig;
 use starlog_engine::outputs::{Decision, Output};
 use starlog_engine::risk::{RejectCode, RiskLimits, Side, ValidationLevel};
 use starlog_engine::throttle::ThrottleConfig;
@@ -41,6 +42,7 @@ fn config() -> EngineConfig {
         },
         throttle: ThrottleConfig::DEFAULT,
         validation: ValidationLevel::Strict,
+        incidents: IncidentConfig::DEFAULT,
     }
 }
 
@@ -276,6 +278,9 @@ enum Step {
     Limit(u16, i64),
     Timer(i64),
     Place(bool, i64, i32),
+    TxOk(i64),
+    TxFail,
+    Sec(u8),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -288,6 +293,9 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (1u16..9, -5i64..20_000_000_000).prop_map(|(l, v)| Step::Limit(l, v)),
         1 => (0i64..10_000_000_000).prop_map(Step::Timer),
         4 => (any::<bool>(), 1i64..20_000_000_000, 850i32..1150).prop_map(|(s, amt, px)| Step::Place(s, amt, px)),
+        2 => (1i64..1_000_000).prop_map(Step::TxOk),
+        1 => Just(Step::TxFail),
+        1 => (0u8..8).prop_map(Step::Sec),
     ]
 }
 
@@ -309,9 +317,46 @@ fn run(steps: &[Step]) -> (Vec<Output>, Vec<[u8; 16]>, Harness) {
     h.feed(1, &session());
     let mut ts = 2;
     let mut hashes = Vec::new();
+    let mut seen = 0;
+    let mut pending = std::collections::VecDeque::new();
     for s in steps {
         ts += 1;
+        for o in &h.out[seen..] {
+            if let Output::Intent(i) = o {
+                pending.push_back(i.id);
+            }
+        }
+        seen = h.out.len();
         match *s {
+            Step::TxOk(offer) => {
+                if let Some(i) = pending.pop_front() {
+                    drop(h.feed(ts, &created(i, offer, vec![])));
+                }
+            }
+            Step::TxFail => {
+                if let Some(i) = pending.pop_front() {
+                    drop(h.feed(
+                        ts,
+                        &Input::TxFailed(TxFailed { intent: i, hash: [1; 32], tx_code: -1, op_codes: vec![-7] }),
+                    ));
+                }
+            }
+            Step::Sec(k) => {
+                let ev = match k {
+                    0 => SecurityEvent::AuthFailure { operator: "x".into() },
+                    1 => SecurityEvent::SignerFailure { store: "hsm".into() },
+                    2 => SecurityEvent::RateLimited { retry_after_ms: 10 },
+                    3 => SecurityEvent::PolicyViolation { intent: 1, rule: 2 },
+                    4 => SecurityEvent::UnknownOffer { offer_id: 5 },
+                    5 => SecurityEvent::SignerCompromise { store: "file".into() },
+                    6 => SecurityEvent::UnexpectedTransaction { hash: [2; 32] },
+                    _ => SecurityEvent::UnexplainedBalanceChange {
+                        asset: WireAsset::from(Asset::Native),
+                        delta_stroops: -1,
+                    },
+                };
+                drop(h.feed(ts, &security(ev)));
+            }
             Step::Book(b, a) => drop(h.feed(ts, &book((b, 10_000), (a, 10_000)))),
             Step::Account(x) => drop(h.feed(ts, &account(x, x / 10))),
             Step::Halt => drop(h.feed(ts, &operator(Command::Halt))),
@@ -369,5 +414,163 @@ proptest! {
         }
         let accepted = out.iter().filter(|x| matches!(x, Output::Decision(d) if d.reject_code == 0)).count();
         prop_assert_eq!(accepted, h.engine.orders().count());
+        // Locked down (a P0 with no unlock in this scenario): nothing was accepted after it.
+        if let Some(p0) = out.iter().position(|x| matches!(x, Output::Incident(i) if i.priority == 0)) {
+            prop_assert!(out[p0..].iter().all(|x| !matches!(x, Output::Decision(d) if d.reject_code == 0)));
+        }
     }
+}
+
+fn last_intent(h: &Harness) -> starlog_engine::outputs::Intent {
+    h.out
+        .iter()
+        .rev()
+        .find_map(|x| match x {
+            Output::Intent(i) => Some(i.clone()),
+            _ => None,
+        })
+        .expect("an intent")
+}
+
+fn status(h: &Harness, id: u64) -> OrderStatus {
+    h.engine.orders().find(|o| o.id == id).unwrap().status
+}
+
+fn submitted(intent: u64) -> Input {
+    Input::TxSubmitted(TxSubmitted { intent, hash: [4; 32], sequence: 101, max_time: 99, fee_stroops: 100 })
+}
+
+fn created(intent: u64, offer_id: i64, claims: Vec<Claim>) -> Input {
+    Input::TxSucceeded(TxSucceeded {
+        intent,
+        hash: [4; 32],
+        ledger: 7,
+        fee_charged_stroops: 100,
+        ops: vec![OpResult { effect: OfferEffect::Created, offer_id, remaining_stroops: 1, claims }],
+    })
+}
+
+fn security(ev: SecurityEvent) -> Input {
+    Input::Security(ev)
+}
+
+#[test]
+fn transaction_results_move_orders_and_release_their_holds() {
+    let mut h = Harness::ready();
+    let id = h.place(Side::Sell, "100", "0.1").unwrap();
+    let intent = last_intent(&h).id;
+    h.feed(10, &submitted(intent));
+    assert_eq!(status(&h, id), OrderStatus::Submitted);
+    h.feed(11, &created(intent, 555, vec![]));
+    assert_eq!(status(&h, id), OrderStatus::Open);
+    assert_eq!(h.engine.orders().next().unwrap().offer_id, 555);
+    // A failed submission: rejected, and its hold released.
+    let id2 = h.place(Side::Sell, "50", "0.1").unwrap();
+    let intent2 = last_intent(&h).id;
+    let held = h.engine.balances().unwrap().line(&Asset::Native).unwrap().selling_liabilities;
+    assert_eq!(held, a("150"));
+    h.feed(12, &submitted(intent2));
+    h.feed(13, &Input::TxFailed(TxFailed { intent: intent2, hash: [5; 32], tx_code: -1, op_codes: vec![-7] }));
+    assert_eq!(status(&h, id2), OrderStatus::Rejected);
+    assert_eq!(h.engine.balances().unwrap().line(&Asset::Native).unwrap().selling_liabilities, a("100"));
+    // Partly filled on arrival: the claims say how much.
+    let id3 = h.place(Side::Sell, "10", "0.1").unwrap();
+    let intent3 = last_intent(&h).id;
+    let claim = Claim {
+        seller: [6; 32],
+        offer_id: 9,
+        asset_sold: WireAsset::from(usd()),
+        amount_sold_stroops: a("0.4").stroops(),
+        asset_bought: WireAsset::from(Asset::Native),
+        amount_bought_stroops: a("4").stroops(),
+    };
+    h.feed(14, &created(intent3, 556, vec![claim]));
+    let o = h.engine.orders().find(|o| o.id == id3).copied().unwrap();
+    assert_eq!((o.status, o.filled), (OrderStatus::PartiallyFilled, a("4")));
+    // Results for intents the engine never emitted are refused.
+    assert!(
+        matches!(h.feed(15, &created(999, 1, vec![])).as_slice(), [Output::InputRefused(r)] if r.reason == refused::UNKNOWN_INTENT)
+    );
+}
+
+#[test]
+fn lockdown_cancels_everything_and_refuses_orders_until_unlocked() {
+    let mut h = Harness::ready();
+    let a1 = h.place(Side::Sell, "100", "0.1").unwrap();
+    let i1 = last_intent(&h).id;
+    let a2 = h.place(Side::Buy, "100", "0.098").unwrap();
+    let i2 = last_intent(&h).id;
+    h.feed(10, &created(i1, 701, vec![]));
+    h.feed(11, &created(i2, 702, vec![]));
+    let out = h.feed(12, &security(SecurityEvent::UnknownOffer { offer_id: 9999 }));
+    // The P0 incident, then one transaction cancelling both offers.
+    let Output::Incident(inc) = &out[0] else { panic!("{out:?}") };
+    assert_eq!((inc.priority, inc.response), (0, 0));
+    let Some(Output::Intent(cancel)) = out.last() else { panic!("{out:?}") };
+    let ids: Vec<(u64, i64, i64)> = cancel.ops.iter().map(|o| (o.order, o.offer_id, o.amount_stroops)).collect();
+    assert_eq!(ids, vec![(a1, 701, 0), (a2, 702, 0)]);
+    assert_eq!((status(&h, a1), status(&h, a2)), (OrderStatus::PendingCancel, OrderStatus::PendingCancel));
+    assert!(h.engine.is_locked_down());
+    assert_eq!(h.place(Side::Sell, "1", "0.1"), Err(RejectCode::LockedDown));
+    // Later events do not lift it; acknowledging the incident does not either.
+    h.feed(13, &operator(Command::Resume));
+    h.feed(14, &operator(Command::AcknowledgeIncident { incident: inc.id }));
+    assert_eq!(h.place(Side::Sell, "1", "0.1"), Err(RejectCode::LockedDown));
+    // The cancels land.
+    h.feed(
+        15,
+        &Input::TxSucceeded(TxSucceeded {
+            intent: cancel.id,
+            hash: [8; 32],
+            ledger: 9,
+            fee_charged_stroops: 200,
+            ops: vec![
+                OpResult { effect: OfferEffect::Deleted, offer_id: 701, remaining_stroops: 0, claims: vec![] },
+                OpResult { effect: OfferEffect::Deleted, offer_id: 702, remaining_stroops: 0, claims: vec![] },
+            ],
+        }),
+    );
+    assert_eq!((status(&h, a1), status(&h, a2)), (OrderStatus::Cancelled, OrderStatus::Cancelled));
+    // Only an admin's unlock lifts the lockdown.
+    let out = h.feed(16, &operator(Command::Unlock));
+    assert!(matches!(out.as_slice(), [Output::Control(c)] if c.what == starlog_engine::engine::control::UNLOCK));
+    assert!(h.place(Side::Sell, "1", "0.1").is_ok());
+    assert!(
+        matches!(h.feed(17, &operator(Command::Unlock)).as_slice(), [Output::InputRefused(_)]),
+        "nothing to unlock"
+    );
+}
+
+#[test]
+fn repeated_auth_failures_restrict_to_cancel_only_for_a_cooldown() {
+    let mut h = Harness::ready();
+    let mut priorities = Vec::new();
+    for t in 0..5 {
+        let out = h.feed(10 + t, &security(SecurityEvent::AuthFailure { operator: "mallory".into() }));
+        if let [Output::Incident(i)] = out.as_slice() {
+            priorities.push(i.priority);
+        }
+    }
+    assert_eq!(priorities, vec![2, 2, 2, 2, 1], "P2 alerts, then P1 at the threshold");
+    assert!(h.engine.is_cancel_only());
+    assert_eq!(h.place(Side::Sell, "1", "0.1"), Err(RejectCode::CancelOnly));
+    let until = h.out.iter().rev().find_map(|x| match x {
+        Output::Incident(i) if i.priority == 1 => Some(i.until_ns),
+        _ => None,
+    });
+    h.feed(until.unwrap(), &Input::Timer(Timer {}));
+    assert!(!h.engine.is_cancel_only());
+    assert!(h.place(Side::Sell, "1", "0.1").is_ok());
+}
+
+#[test]
+fn a_throttle_storm_is_an_incident() {
+    let mut h = Harness::ready();
+    h.feed(4, &operator(Command::SetLimit { limit: 4, value: 1000 }));
+    h.feed(5, &operator(Command::SetLimit { limit: 5, value: 1000 }));
+    for _ in 0..200 {
+        let _ = h.place(Side::Sell, "0.1", "0.1");
+    }
+    let storms = h.out.iter().filter(|x| matches!(x, Output::Incident(i) if i.priority == 2)).count();
+    assert_eq!(storms, 1, "150 throttled attempts: one storm per 100");
 }
