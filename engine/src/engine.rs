@@ -110,6 +110,19 @@ pub struct Order {
     pub commitment: Commitment,
 }
 
+/// Our open orders on one pair, kept up to date on every change so that a check reads them in
+/// O(log n) instead of scanning every order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+struct Exposure {
+    open: u32,
+    /// Base the pair's open orders would add (buys) or remove (sells) were they all filled.
+    inventory_stroops: i128,
+    /// How many of our open orders rest at each price (counter per base): best bid is the
+    /// last bid, best ask the first ask.
+    bids: BTreeMap<Price, u32>,
+    asks: BTreeMap<Price, u32>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Session {
     account: AccountId,
@@ -128,6 +141,9 @@ pub struct Engine {
     books: Vec<Book>,
     balances: Option<Balances>,
     orders: BTreeMap<u64, Order>,
+    /// Per pair, our open orders' aggregates; and the count of all open orders.
+    exposure: Vec<Exposure>,
+    open_total: u32,
     /// Each intent's operations, in order: (order id, whether the operation cancels it).
     intents: BTreeMap<u64, Vec<(u64, bool)>>,
     throttler: Throttler,
@@ -151,6 +167,8 @@ impl Engine {
             books: Vec::new(),
             balances: None,
             orders: BTreeMap::new(),
+            exposure: Vec::new(),
+            open_total: 0,
             intents: BTreeMap::new(),
             throttler: Throttler::new(config.throttle, 1).map_err(ConfigError::Throttle)?,
             incidents: IncidentClassifier::new(config.incidents).map_err(ConfigError::Incidents)?,
@@ -234,6 +252,7 @@ impl Engine {
             return;
         }
         self.books = vec![Book::new(); pairs.len()];
+        self.exposure = vec![Exposure::default(); pairs.len()];
         self.validation = level;
         self.session = Some(Session {
             account: AccountId::from_bytes(s.account),
@@ -375,22 +394,21 @@ impl Engine {
         let intent = self.next_intent;
         self.next_intent += 1;
         let status = OrderStatus::PendingSubmit;
-        self.orders.insert(
+        let order = Order {
             id,
-            Order {
-                id,
-                pair,
-                side,
-                amount,
-                price,
-                filled: Amount::ZERO,
-                status,
-                resting: OrderStatus::Open,
-                offer_id: 0,
-                intent,
-                commitment,
-            },
-        );
+            pair,
+            side,
+            amount,
+            price,
+            filled: Amount::ZERO,
+            status,
+            resting: OrderStatus::Open,
+            offer_id: 0,
+            intent,
+            commitment,
+        };
+        self.track(&order, true);
+        self.orders.insert(id, order);
         out.push(Output::Lifecycle(LifecycleChange { order: id, from: 0, to: status as u8, event: 0 }));
         self.intents.insert(intent, vec![(id, false)]);
         out.push(Output::Intent(Intent { id: intent, ops: vec![OfferOp { order: id, ..op }] }));
@@ -412,20 +430,7 @@ impl Engine {
             .copied()
             .ok_or(RejectCode::UnknownPair)?;
         let book = self.books.get(usize::from(pair)).ok_or(RejectCode::UnknownPair)?;
-        let open = |o: &&Order| !o.status.is_terminal();
-        let own_best =
-            |s: Side| {
-                self.orders.values().filter(open).filter(|o| o.pair == pair && o.side == s).map(|o| o.price).reduce(
-                    |a, b| if (a.cmp_value(b) == core::cmp::Ordering::Greater) == (s == Side::Buy) { a } else { b },
-                )
-            };
-        // Exposure in base were every open order on the pair filled. (Fills already taken join
-        // this when fill handling attaches.)
-        let mut inventory = 0i128;
-        for o in self.orders.values().filter(open).filter(|o| o.pair == pair) {
-            let rest = i128::from(o.amount.stroops()) - i128::from(o.filled.stroops());
-            inventory += if o.side == Side::Buy { rest } else { -rest };
-        }
+        let exposure = self.exposure.get(usize::from(pair)).ok_or(RejectCode::UnknownPair)?;
         let ctx = OrderContext {
             level: self.validation,
             locked_down: self.incidents.is_locked_down(),
@@ -433,12 +438,12 @@ impl Engine {
             cancel_only: self.incidents.is_cancel_only(self.now_ns),
             best_bid: book.best_bid(),
             best_ask: book.best_ask(),
-            own_best_bid: own_best(Side::Buy),
-            own_best_ask: own_best(Side::Sell),
-            open_orders_pair: self.orders.values().filter(open).filter(|o| o.pair == pair).count() as u32,
-            open_orders_total: self.orders.values().filter(open).count() as u32,
+            own_best_bid: exposure.bids.last_key_value().map(|(p, _)| *p),
+            own_best_ask: exposure.asks.first_key_value().map(|(p, _)| *p),
+            open_orders_pair: exposure.open,
+            open_orders_total: self.open_total,
             inventory_if_filled: SignedAmount::from_stroops(
-                i64::try_from(inventory).map_err(|_| RejectCode::AmountOverflow)?,
+                i64::try_from(exposure.inventory_stroops).map_err(|_| RejectCode::AmountOverflow)?,
             ),
             loss_today: Amount::ZERO,
         };
@@ -470,6 +475,31 @@ impl Engine {
             offer_id: 0,
         };
         Ok((commitment, op))
+    }
+
+    /// Add an open order to (or remove it from) its pair's aggregates.
+    fn track(&mut self, o: &Order, add: bool) {
+        let Some(e) = self.exposure.get_mut(usize::from(o.pair)) else { return };
+        let rest = i128::from(o.amount.stroops()) - i128::from(o.filled.stroops());
+        let signed = if o.side == Side::Buy { rest } else { -rest };
+        let prices = if o.side == Side::Buy { &mut e.bids } else { &mut e.asks };
+        if add {
+            e.open += 1;
+            self.open_total += 1;
+            e.inventory_stroops += signed;
+            *prices.entry(o.price).or_insert(0) += 1;
+        } else {
+            debug_assert!(e.open > 0 && self.open_total > 0, "untracking an order that was not tracked");
+            e.open = e.open.saturating_sub(1);
+            self.open_total = self.open_total.saturating_sub(1);
+            e.inventory_stroops -= signed;
+            if let Some(n) = prices.get_mut(&o.price) {
+                *n -= 1;
+                if *n == 0 {
+                    prices.remove(&o.price);
+                }
+            }
+        }
     }
 
     /// The operations of an intent; an unknown intent is refused.
@@ -504,6 +534,7 @@ impl Engine {
             if !cancel && o.status == OrderStatus::PendingSubmit {
                 self.order_event(order, OrderEvent::Submit, out);
             }
+            let Some(o) = self.orders.get(&order).copied() else { continue };
             if cancel {
                 self.order_event(order, OrderEvent::Cancelled, out);
                 continue;
@@ -520,10 +551,14 @@ impl Engine {
                 })
                 .sum();
             let filled = Amount::from_stroops(i64::try_from(filled).unwrap_or(i64::MAX)).unwrap_or(Amount::MAX);
-            if let Some(x) = self.orders.get_mut(&order) {
-                x.filled = x.filled.checked_add(filled).unwrap_or(x.amount).min(x.amount);
-                x.offer_id = result.offer_id.to_native();
+            let mut now = o;
+            now.filled = o.filled.checked_add(filled).unwrap_or(o.amount).min(o.amount);
+            now.offer_id = result.offer_id.to_native();
+            if !o.status.is_terminal() {
+                self.track(&o, false);
+                self.track(&now, true);
             }
+            self.orders.insert(order, now);
             let event = match (&result.effect, filled.is_zero()) {
                 (Effect::Created | Effect::Updated, true) => OrderEvent::AcceptResting,
                 (Effect::Created | Effect::Updated, false) => OrderEvent::AcceptPartiallyFilled,
@@ -608,11 +643,15 @@ impl Engine {
                 }));
                 let ended = to.is_terminal() && !o.status.is_terminal();
                 o.status = to;
+                let ended_order = *o;
                 // An order that ends gives back what it held. (Until fills are accounted one by
                 // one, the whole commitment is released at the end; the next account snapshot
                 // carries the network's exact liabilities.)
-                if ended && let Some(b) = self.balances.as_mut() {
-                    b.release(&o.commitment);
+                if ended {
+                    if let Some(b) = self.balances.as_mut() {
+                        b.release(&ended_order.commitment);
+                    }
+                    self.track(&ended_order, false);
                 }
             }
             Err(e) => out.push(Output::InvalidTransition(crate::outputs::InvalidTransitionOut {
@@ -647,6 +686,32 @@ impl Engine {
         &self.limits
     }
 
+    /// Recompute every derived aggregate the slow, obvious way and compare it with the one kept
+    /// incrementally (a reference model for tests; O(orders)). `Err` names the first mismatch.
+    pub fn check_aggregates(&self) -> Result<(), String> {
+        let mut naive = vec![Exposure::default(); self.exposure.len()];
+        let mut total = 0u32;
+        for o in self.orders.values().filter(|o| !o.status.is_terminal()) {
+            let Some(e) = naive.get_mut(usize::from(o.pair)) else {
+                return Err(format!("order {} on unknown pair", o.id));
+            };
+            let rest = i128::from(o.amount.stroops()) - i128::from(o.filled.stroops());
+            e.open += 1;
+            total += 1;
+            e.inventory_stroops += if o.side == Side::Buy { rest } else { -rest };
+            *(if o.side == Side::Buy { &mut e.bids } else { &mut e.asks }).entry(o.price).or_insert(0) += 1;
+        }
+        if total != self.open_total {
+            return Err(format!("open total {} != {}", self.open_total, total));
+        }
+        for (pair, (kept, naive)) in self.exposure.iter().zip(naive.iter()).enumerate() {
+            if kept != naive {
+                return Err(format!("pair {pair}: kept {kept:?} != recomputed {naive:?}"));
+            }
+        }
+        Ok(())
+    }
+
     /// A digest of the whole state, the same on every machine for the same inputs.
     pub fn state_hash(&self) -> [u8; 16] {
         use core::hash::Hash;
@@ -657,6 +722,8 @@ impl Engine {
         self.session.hash(&mut h);
         self.books.hash(&mut h);
         self.balances.hash(&mut h);
+        self.exposure.hash(&mut h);
+        self.open_total.hash(&mut h);
         self.orders.len().hash(&mut h);
         for o in self.orders.values() {
             o.hash(&mut h);

@@ -382,6 +382,9 @@ fn run(steps: &[Step]) -> (Vec<Output>, Vec<[u8; 16]>, Harness) {
                 assert!(!before || within_means(&h), "a placement overcommitted the account");
             }
         }
+        if let Err(e) = h.engine.check_aggregates() {
+            panic!("aggregates diverged from the orders after {s:?}: {e}");
+        }
         hashes.push(h.engine.state_hash());
     }
     (h.out.clone(), hashes, h)
