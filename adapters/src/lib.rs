@@ -1,3 +1,5 @@
-//! starlog-adapters: the I/O side — Stellar XDR, key stores and signers, the Horizon client and
-//! the live runner. Nothing here yet: it arrives with the signing and live-process issues.
+//! starlog-adapters: the I/O side — the core loop that joins journal and engine, and (to come)
+//! Stellar XDR, key stores and signers, the Horizon client and the live runner.
 #![forbid(unsafe_code)]
+
+pub mod core_loop;

@@ -398,6 +398,15 @@ pub fn to_bytes(input: &Input) -> Result<rkyv::util::AlignedVec, rkyv::rancor::E
     rkyv::to_bytes::<rkyv::rancor::Error>(input)
 }
 
+/// Serialize an input into a reused buffer (cleared first): the core loop's path.
+pub fn to_bytes_in(
+    input: &Input,
+    mut buf: rkyv::util::AlignedVec,
+) -> Result<rkyv::util::AlignedVec, rkyv::rancor::Error> {
+    buf.clear();
+    rkyv::api::high::to_bytes_in::<_, rkyv::rancor::Error>(input, buf)
+}
+
 /// Read an input in place from journal payload bytes (16-byte aligned), validating the archive.
 pub fn access(bytes: &[u8]) -> Result<&ArchivedInput, rkyv::rancor::Error> {
     rkyv::access::<ArchivedInput, rkyv::rancor::Error>(bytes)

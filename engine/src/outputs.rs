@@ -138,14 +138,32 @@ pub struct Control {
     pub value: i64,
 }
 
-/// Serialize an output for the journal.
-pub fn to_bytes(output: &Output) -> Result<rkyv::util::AlignedVec, rkyv::rancor::Error> {
-    rkyv::to_bytes::<rkyv::rancor::Error>(output)
+/// One record of the output journal: an output and the input (by its journal seq) whose
+/// application produced it.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct OutputRecord {
+    pub input_seq: u64,
+    pub output: Output,
 }
 
-/// Read an output in place from journal payload bytes, validating the archive.
-pub fn access(bytes: &[u8]) -> Result<&ArchivedOutput, rkyv::rancor::Error> {
-    rkyv::access::<ArchivedOutput, rkyv::rancor::Error>(bytes)
+/// Serialize an output record for the journal.
+pub fn to_bytes(record: &OutputRecord) -> Result<rkyv::util::AlignedVec, rkyv::rancor::Error> {
+    rkyv::to_bytes::<rkyv::rancor::Error>(record)
+}
+
+/// Serialize an output record into a reused buffer (cleared first).
+pub fn to_bytes_in(
+    record: &OutputRecord,
+    mut buf: rkyv::util::AlignedVec,
+) -> Result<rkyv::util::AlignedVec, rkyv::rancor::Error> {
+    buf.clear();
+    rkyv::api::high::to_bytes_in::<_, rkyv::rancor::Error>(record, buf)
+}
+
+/// Read an output record in place from journal payload bytes, validating the archive.
+pub fn access(bytes: &[u8]) -> Result<&ArchivedOutputRecord, rkyv::rancor::Error> {
+    rkyv::access::<ArchivedOutputRecord, rkyv::rancor::Error>(bytes)
 }
 
 #[cfg(test)]
@@ -182,10 +200,15 @@ mod tests {
         ];
         let kinds: Vec<u16> = all.iter().map(Output::kind).collect();
         assert_eq!(kinds, (101..=107).collect::<Vec<u16>>());
-        for o in all {
-            let bytes = to_bytes(&o).unwrap();
-            let back: Output = rkyv::deserialize::<Output, rkyv::rancor::Error>(access(&bytes).unwrap()).unwrap();
-            assert_eq!(back, o);
+        let mut buf = rkyv::util::AlignedVec::new();
+        for (i, output) in all.into_iter().enumerate() {
+            let record = OutputRecord { input_seq: i as u64 + 1, output };
+            let bytes = to_bytes(&record).unwrap();
+            let back: OutputRecord =
+                rkyv::deserialize::<OutputRecord, rkyv::rancor::Error>(access(&bytes).unwrap()).unwrap();
+            assert_eq!(back, record);
+            buf = to_bytes_in(&record, buf).unwrap();
+            assert_eq!(&buf[..], &bytes[..], "the reused buffer gives the same bytes");
         }
     }
 }

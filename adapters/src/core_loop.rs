@@ -1,0 +1,254 @@
+//! The core loop (the sequencer): the one place where journal and engine meet. Each batch of
+//! inputs is stamped with a seq and an ingress time, appended to the input journal and committed
+//! (write-ahead, group commit under the session's durability policy); then each committed record
+//! is read back *in place from the journal* and applied to the engine — the very bytes replay
+//! will read — and the engine's outputs are appended to the output journal, each tagged with the
+//! seq of the input that produced it. Intents are handed to the I/O side.
+//!
+//! Single-threaded, no locks on its path: inputs arrive on a crossbeam channel, intents leave on
+//! another. Time enters only through the clock closure the caller supplies, clamped so that it
+//! never goes backwards.
+//!
+//! Restart: opening a session directory that already has journals replays every input into a
+//! fresh engine and regenerates the outputs of inputs whose outputs were not all journaled
+//! before the crash (checking that the ones that were are byte-identical), so nothing is lost
+//! and nothing is emitted twice.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use rkyv::util::AlignedVec;
+use starlog_engine::engine::Engine;
+use starlog_engine::events::{self, Input};
+use starlog_engine::outputs::{self, Intent, Output, OutputRecord};
+use starlog_journal::{Durability, JournalOptions, JournalReader, JournalWriter, Tailer};
+
+/// Subdirectories of a session directory.
+pub const INPUT_DIR: &str = "input";
+pub const OUTPUT_DIR: &str = "output";
+
+/// What went wrong, by who is to blame.
+#[derive(Debug)]
+pub enum CoreError {
+    /// The journal refused or failed (I/O, corruption, misuse).
+    Journal(starlog_journal::Error),
+    /// A journaled record is not a valid archive (corruption the checksums did not catch, or a
+    /// journal from another program).
+    Decode { journal: &'static str, seq: u64 },
+    /// Serializing an input or output failed.
+    Encode(String),
+    /// On restart, the engine did not reproduce an output already journaled: the code that
+    /// produced the journal is not the code running now.
+    Divergence { input_seq: u64, output_index: usize },
+}
+
+impl fmt::Display for CoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CoreError::Journal(e) => write!(f, "{e}"),
+            CoreError::Decode { journal, seq } => write!(f, "{journal} journal record {seq} is not a valid archive"),
+            CoreError::Encode(e) => write!(f, "cannot serialize a record: {e}"),
+            CoreError::Divergence { input_seq, output_index } => write!(
+                f,
+                "restart diverged: output {output_index} of input {input_seq} differs from the journaled one (is this the same engine version?)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CoreError {}
+
+impl From<starlog_journal::Error> for CoreError {
+    fn from(e: starlog_journal::Error) -> CoreError {
+        CoreError::Journal(e)
+    }
+}
+
+/// What one batch did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchStats {
+    pub inputs: usize,
+    pub outputs: usize,
+    pub intents: usize,
+    /// Seq of the last input of the batch (0 if the batch was empty).
+    pub last_input_seq: u64,
+}
+
+/// The sequencer over one session directory.
+pub struct CoreLoop {
+    dir: PathBuf,
+    engine: Engine,
+    input: JournalWriter,
+    inputs: Tailer,
+    output: JournalWriter,
+    scratch: Vec<Output>,
+    buf: AlignedVec,
+    last_ts: i64,
+}
+
+impl fmt::Debug for CoreLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CoreLoop").field("dir", &self.dir).field("next_input_seq", &self.input.next_seq()).finish()
+    }
+}
+
+impl CoreLoop {
+    /// Open (or create) the session in `dir` with a fresh `engine`; on an existing session,
+    /// bring the engine up to date from the journals (see the module docs).
+    pub fn open(
+        dir: &Path,
+        engine: Engine,
+        durability: Durability,
+        segment_size_bytes: u64,
+    ) -> Result<CoreLoop, CoreError> {
+        let opts = JournalOptions { segment_size_bytes, durability, sync_hook: None };
+        let (input, _) = JournalWriter::open(dir.join(INPUT_DIR), opts.clone())?;
+        let (output, _) = JournalWriter::open(dir.join(OUTPUT_DIR), opts)?;
+        let inputs = Tailer::open(dir.join(INPUT_DIR), 1)?;
+        let mut core = CoreLoop {
+            dir: dir.to_owned(),
+            engine,
+            input,
+            inputs,
+            output,
+            scratch: Vec::new(),
+            buf: AlignedVec::new(),
+            last_ts: i64::MIN,
+        };
+        core.resume()?;
+        Ok(core)
+    }
+
+    /// Apply every input already journaled; journal the outputs that are missing.
+    fn resume(&mut self) -> Result<(), CoreError> {
+        // Outputs already journaled, per input seq (only the last input's may be incomplete).
+        let (last_with_outputs, journaled) = {
+            let reader = JournalReader::open(self.dir.join(OUTPUT_DIR))?;
+            let mut last = 0u64;
+            let mut tail: Vec<Vec<u8>> = Vec::new();
+            for rec in reader.iter() {
+                let rec = rec?;
+                let seq = outputs::access(rec.payload)
+                    .map_err(|_| CoreError::Decode { journal: "output", seq: rec.seq })?
+                    .input_seq
+                    .to_native();
+                if seq != last {
+                    last = seq;
+                    tail.clear();
+                }
+                tail.push(rec.payload.to_vec());
+            }
+            (last, tail)
+        };
+        while let Some(rec) = self.inputs.poll()? {
+            let (seq, ts) = (rec.seq, rec.timestamp_ns);
+            let archived = events::access(rec.payload).map_err(|_| CoreError::Decode { journal: "input", seq })?;
+            self.scratch.clear();
+            self.engine.apply(seq, ts, archived, &mut self.scratch);
+            self.last_ts = self.last_ts.max(ts);
+            if seq < last_with_outputs {
+                continue;
+            }
+            let skip = if seq == last_with_outputs { journaled.len() } else { 0 };
+            for (i, output) in self.scratch.drain(..).enumerate() {
+                let record = OutputRecord { input_seq: seq, output };
+                let buf = outputs::to_bytes_in(&record, std::mem::take(&mut self.buf))
+                    .map_err(|e| CoreError::Encode(e.to_string()))?;
+                if i < skip {
+                    if journaled.get(i).map(|b| &b[..]) != Some(&buf[..]) {
+                        return Err(CoreError::Divergence { input_seq: seq, output_index: i });
+                    }
+                } else {
+                    self.output.append(record.output.kind(), ts, &buf)?;
+                }
+                self.buf = buf;
+            }
+        }
+        self.output.commit()?;
+        Ok(())
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Sequence, journal and apply one batch of inputs stamped at `now_ns` (clamped to never go
+    /// backwards). Intents produced are appended to `intents`.
+    pub fn process_batch(
+        &mut self,
+        batch: impl IntoIterator<Item = Input>,
+        now_ns: i64,
+        intents: &mut Vec<Intent>,
+    ) -> Result<BatchStats, CoreError> {
+        let ts = now_ns.max(self.last_ts);
+        self.last_ts = ts;
+        let mut stats = BatchStats::default();
+        // 1. Write ahead: every input is journaled and committed before anything acts on it.
+        for input in batch {
+            let buf = events::to_bytes_in(&input, std::mem::take(&mut self.buf))
+                .map_err(|e| CoreError::Encode(e.to_string()))?;
+            stats.last_input_seq = self.input.append(input.kind(), ts, &buf)?;
+            self.buf = buf;
+            stats.inputs += 1;
+        }
+        if stats.inputs == 0 {
+            return Ok(stats);
+        }
+        self.input.commit()?;
+        // 2. Apply what was committed, read in place from the journal, as replay will.
+        while let Some(rec) = self.inputs.poll()? {
+            let (seq, ts) = (rec.seq, rec.timestamp_ns);
+            let archived = events::access(rec.payload).map_err(|_| CoreError::Decode { journal: "input", seq })?;
+            self.scratch.clear();
+            self.engine.apply(seq, ts, archived, &mut self.scratch);
+            for output in self.scratch.drain(..) {
+                if let Output::Intent(i) = &output {
+                    intents.push(i.clone());
+                    stats.intents += 1;
+                }
+                let record = OutputRecord { input_seq: seq, output };
+                let buf = outputs::to_bytes_in(&record, std::mem::take(&mut self.buf))
+                    .map_err(|e| CoreError::Encode(e.to_string()))?;
+                self.output.append(record.output.kind(), ts, &buf)?;
+                self.buf = buf;
+                stats.outputs += 1;
+            }
+        }
+        // 3. Outputs are committed with the same policy before intents leave the core.
+        self.output.commit()?;
+        Ok(stats)
+    }
+
+    /// The live loop's step: wait up to `idle` for the first input, take up to `batch_max`
+    /// that are waiting, process them at `clock()`, and send the intents. Returns `None` when
+    /// the input channel is closed and drained.
+    pub fn step(
+        &mut self,
+        rx: &Receiver<Input>,
+        intents_tx: &Sender<Intent>,
+        clock: &mut dyn FnMut() -> i64,
+        batch_max: usize,
+        idle: Duration,
+    ) -> Result<Option<BatchStats>, CoreError> {
+        let first = match rx.recv_timeout(idle) {
+            Ok(input) => input,
+            Err(RecvTimeoutError::Timeout) => return Ok(Some(BatchStats::default())),
+            Err(RecvTimeoutError::Disconnected) => return Ok(None),
+        };
+        let batch = std::iter::once(first).chain(rx.try_iter().take(batch_max.saturating_sub(1)));
+        let mut intents = Vec::new();
+        let stats = self.process_batch(batch, clock(), &mut intents)?;
+        for i in intents {
+            // The I/O side going away is not the core's failure: the intents are journaled.
+            let _ = intents_tx.send(i);
+        }
+        Ok(Some(stats))
+    }
+
+    /// Chain head of the input journal's last commit.
+    pub fn input_head(&self) -> starlog_journal::Commit {
+        self.input.chain_head()
+    }
+}

@@ -1,0 +1,246 @@
+//! The core loop end to end on real journals: write-ahead order, outputs tagged with their
+//! input, replay identity, restart after a crash between the input and output commits, and the
+//! refusal to resume with an engine that no longer reproduces the journal.
+
+use std::path::Path;
+
+use starlog_adapters::core_loop::{CoreError, CoreLoop, INPUT_DIR, OUTPUT_DIR};
+use starlog_engine::engine::{Engine, EngineConfig};
+use starlog_engine::events::{
+    AccountSnapshot, Balance, BookSnapshot, Command, Input, Level, OperatorCommand, SecurityEvent, SessionStart, Timer,
+    WireAsset, WirePrice,
+};
+use starlog_engine::incident::IncidentConfig;
+use starlog_engine::outputs::{self, Output, OutputRecord};
+use starlog_engine::risk::{RiskLimits, ValidationLevel};
+use starlog_engine::throttle::ThrottleConfig;
+use starlog_engine::{Asset, Pair};
+use starlog_journal::{Durability, JournalReader};
+
+const ISSUER: &str = "GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN";
+const SEGMENT: u64 = 64 * 1024;
+
+fn config(incidents: IncidentConfig) -> EngineConfig {
+    EngineConfig {
+        risk: RiskLimits {
+            order_amount_stroops_max: 10_000_000_000,
+            order_notional_stroops_max: 10_000_000_000,
+            price_band_bps_max: 500,
+            open_orders_pair_max: 10,
+            open_orders_total_max: 20,
+            inventory_stroops_max: 50_000_000_000,
+            daily_loss_stroops_max: 1_000_000_000,
+        },
+        throttle: ThrottleConfig::DEFAULT,
+        validation: ValidationLevel::Strict,
+        incidents,
+    }
+}
+
+fn engine() -> Engine {
+    Engine::new(config(IncidentConfig::DEFAULT)).unwrap()
+}
+
+/// A session's worth of inputs: start, books, account, operator commands, security events.
+fn script() -> Vec<Input> {
+    let pair: Pair = format!("native/USD:{ISSUER}").parse().unwrap();
+    let usd: Asset = format!("USD:{ISSUER}").parse().unwrap();
+    let mut v = vec![Input::SessionStart(SessionStart {
+        config_hash: [1; 32],
+        config: "validation_level = \"strict\"\n".into(),
+        security_level: 2,
+        validation_level: 3,
+        seed: 11,
+        account: [9; 32],
+        pairs: vec![pair.into()],
+    })];
+    for i in 0..30 {
+        v.push(Input::Book(BookSnapshot {
+            pair: 0,
+            bids: vec![Level { price: WirePrice { n: 990 - i, d: 10_000 }, amount_stroops: 5_000_000 }],
+            asks: vec![Level { price: WirePrice { n: 1010 + i, d: 10_000 }, amount_stroops: 5_000_000 }],
+        }));
+        if i % 7 == 0 {
+            v.push(Input::Timer(Timer {}));
+        }
+    }
+    let line = |asset: Asset| Balance {
+        asset: WireAsset::from(asset),
+        balance_stroops: 10_000_000_000,
+        buying_liabilities_stroops: 0,
+        selling_liabilities_stroops: 0,
+        limit_stroops: i64::MAX,
+    };
+    v.push(Input::Account(AccountSnapshot {
+        account: [9; 32],
+        sequence: 5,
+        subentry_count: 1,
+        num_sponsoring: 0,
+        num_sponsored: 0,
+        base_reserve_stroops: 5_000_000,
+        balances: vec![line(Asset::Native), line(usd)],
+        offers: vec![],
+    }));
+    v.push(Input::Operator(OperatorCommand { operator: "ops".into(), command: Command::Halt }));
+    v.push(Input::Operator(OperatorCommand { operator: "ops".into(), command: Command::Resume }));
+    for _ in 0..3 {
+        v.push(Input::Security(SecurityEvent::AuthFailure { operator: "mallory".into() }));
+    }
+    v.push(Input::Book(BookSnapshot { pair: 0, bids: vec![], asks: vec![] }));
+    v
+}
+
+/// Run `inputs` through a core loop in batches of `batch`, one time step per batch.
+fn run(dir: &Path, engine: Engine, inputs: &[Input], batch: usize) -> CoreLoop {
+    let mut core = CoreLoop::open(dir, engine, Durability::None, SEGMENT).unwrap();
+    let mut intents = Vec::new();
+    for (i, chunk) in inputs.chunks(batch).enumerate() {
+        core.process_batch(chunk.iter().cloned(), 1_000 + i as i64 * 1_000_000, &mut intents).unwrap();
+    }
+    core
+}
+
+fn output_records(dir: &Path) -> Vec<(u64, Vec<u8>)> {
+    let r = JournalReader::open(dir.join(OUTPUT_DIR)).unwrap();
+    r.iter().map(|x| x.unwrap()).map(|x| (x.seq, x.payload.to_vec())).collect()
+}
+
+#[test]
+fn inputs_are_journaled_before_they_act_and_outputs_name_their_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = script();
+    let core = run(dir.path(), engine(), &inputs, 4);
+    // The input journal holds exactly the inputs, in order, with non-decreasing times.
+    let r = JournalReader::open(dir.path().join(INPUT_DIR)).unwrap();
+    let journaled: Vec<Input> = r
+        .iter()
+        .map(|x| x.unwrap())
+        .map(|x| {
+            rkyv::deserialize::<Input, rkyv::rancor::Error>(starlog_engine::events::access(x.payload).unwrap()).unwrap()
+        })
+        .collect();
+    assert_eq!(journaled, inputs);
+    // Outputs: refused inputs (the empty book is fine; nothing is refused here), controls for
+    // the halt and resume, P2 incidents for the auth failures; each names its input.
+    let outs: Vec<OutputRecord> = output_records(dir.path())
+        .iter()
+        .map(|(_, b)| rkyv::deserialize::<OutputRecord, rkyv::rancor::Error>(outputs::access(b).unwrap()).unwrap())
+        .collect();
+    let halt_seq = inputs.iter().position(|i| matches!(i, Input::Operator(_))).unwrap() as u64 + 1;
+    assert!(
+        matches!(&outs[0], OutputRecord { input_seq, output: Output::Control(c) } if *input_seq == halt_seq && c.by == "ops")
+    );
+    assert_eq!(outs.iter().filter(|o| matches!(o.output, Output::Incident(_))).count(), 3);
+    assert!(outs.windows(2).all(|w| w[0].input_seq <= w[1].input_seq));
+    assert!(core.engine().book(0).unwrap().best_bid().is_none());
+}
+
+#[test]
+fn replay_of_the_input_journal_reproduces_outputs_and_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = run(dir.path(), engine(), &script(), 3);
+    let live_hash = live.engine().state_hash();
+    drop(live);
+    // A fresh engine fed the journaled inputs, in place, outside the core loop.
+    let mut fresh = engine();
+    let r = JournalReader::open(dir.path().join(INPUT_DIR)).unwrap();
+    let mut regenerated = Vec::new();
+    for rec in r.iter() {
+        let rec = rec.unwrap();
+        let mut out = Vec::new();
+        fresh.apply(rec.seq, rec.timestamp_ns, starlog_engine::events::access(rec.payload).unwrap(), &mut out);
+        for output in out {
+            regenerated.push(outputs::to_bytes(&OutputRecord { input_seq: rec.seq, output }).unwrap().to_vec());
+        }
+    }
+    let journaled: Vec<Vec<u8>> = output_records(dir.path()).into_iter().map(|(_, b)| b).collect();
+    assert_eq!(regenerated, journaled, "byte-identical outputs");
+    assert_eq!(fresh.state_hash(), live_hash);
+}
+
+#[test]
+fn a_restart_resumes_with_the_same_state_and_continues_the_seqs() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = script();
+    let (first, second) = inputs.split_at(20);
+    let whole = tempfile::tempdir().unwrap();
+    let uninterrupted = run(whole.path(), engine(), &inputs, 5);
+    drop(run(dir.path(), engine(), first, 5));
+    let mut core = CoreLoop::open(dir.path(), engine(), Durability::Batch, SEGMENT).unwrap();
+    let mut intents = Vec::new();
+    for (i, chunk) in second.chunks(5).enumerate() {
+        core.process_batch(chunk.iter().cloned(), 1_000 + (i as i64 + 4) * 1_000_000, &mut intents).unwrap();
+    }
+    assert_eq!(core.engine().state_hash(), uninterrupted.engine().state_hash());
+    assert_eq!(output_records(dir.path()), output_records(whole.path()));
+}
+
+#[test]
+fn outputs_lost_in_a_crash_are_regenerated_once() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(run(dir.path(), engine(), &script(), 50));
+    let complete = output_records(dir.path());
+    assert!(complete.len() >= 4);
+    // The crash: the last two output records never reached the journal.
+    let cut = tempfile::tempdir().unwrap();
+    copy_dir(&dir.path().join(INPUT_DIR), &cut.path().join(INPUT_DIR));
+    std::fs::create_dir_all(cut.path().join(OUTPUT_DIR)).unwrap();
+    {
+        let opts = starlog_journal::JournalOptions {
+            segment_size_bytes: SEGMENT,
+            durability: Durability::None,
+            sync_hook: None,
+        };
+        let (mut w, _) = starlog_journal::JournalWriter::open(cut.path().join(OUTPUT_DIR), opts).unwrap();
+        let r = JournalReader::open(dir.path().join(OUTPUT_DIR)).unwrap();
+        for rec in r.iter().map(|x| x.unwrap()).take(complete.len() - 2) {
+            w.append(rec.kind, rec.timestamp_ns, rec.payload).unwrap();
+        }
+        w.commit().unwrap();
+    }
+    let core = CoreLoop::open(cut.path(), engine(), Durability::None, SEGMENT).unwrap();
+    drop(core);
+    assert_eq!(output_records(cut.path()), complete, "regenerated exactly the missing outputs");
+    // Opening again adds nothing.
+    drop(CoreLoop::open(cut.path(), engine(), Durability::None, SEGMENT).unwrap());
+    assert_eq!(output_records(cut.path()), complete);
+}
+
+#[test]
+fn resuming_with_an_engine_that_disagrees_with_the_journal_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(run(dir.path(), engine(), &script(), 50));
+    // Keep all but the last output, so that resuming re-derives the last input's outputs and
+    // compares them with the journaled ones: an engine whose incident thresholds differ
+    // classifies the auth failures differently.
+    let complete = output_records(dir.path());
+    let cut = tempfile::tempdir().unwrap();
+    copy_dir(&dir.path().join(INPUT_DIR), &cut.path().join(INPUT_DIR));
+    {
+        let opts = starlog_journal::JournalOptions {
+            segment_size_bytes: SEGMENT,
+            durability: Durability::None,
+            sync_hook: None,
+        };
+        let (mut w, _) = starlog_journal::JournalWriter::open(cut.path().join(OUTPUT_DIR), opts).unwrap();
+        let r = JournalReader::open(dir.path().join(OUTPUT_DIR)).unwrap();
+        for rec in r.iter().map(|x| x.unwrap()).take(complete.len() - 1) {
+            w.append(rec.kind, rec.timestamp_ns, rec.payload).unwrap();
+        }
+        w.commit().unwrap();
+    }
+    let strict = IncidentConfig { auth_failures_max: 2, ..IncidentConfig::DEFAULT };
+    let err = CoreLoop::open(cut.path(), Engine::new(config(strict)).unwrap(), Durability::None, SEGMENT).unwrap_err();
+    assert!(matches!(err, CoreError::Divergence { .. }), "{err}");
+    assert!(err.to_string().contains("restart diverged"), "{err}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "seg") {
+            std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+}
