@@ -8,6 +8,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput};
+use starlog_adapters::core_loop::CoreLoop;
 use starlog_benches::{Latency, fmt_rate, rate};
 use starlog_engine::engine::{Engine, EngineConfig};
 use starlog_engine::events::{
@@ -18,10 +19,16 @@ use starlog_engine::outputs::Output;
 use starlog_engine::risk::{RiskLimits, Side, ValidationLevel};
 use starlog_engine::throttle::{LimitConfig, ThrottleConfig};
 use starlog_engine::{Amount, Asset, Pair, Price};
+use starlog_journal::Durability;
 
 const ISSUER: &str = "GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN";
 
-fn engine() -> Engine {
+fn engine_fresh() -> Engine {
+    Engine::new(engine_config()).expect("valid config")
+}
+
+/// Limits loose enough that only the checks' cost is measured, not their refusals.
+fn engine_config() -> EngineConfig {
     let loose = LimitConfig::new(u32::MAX, 1);
     let mut throttle = ThrottleConfig::DEFAULT;
     for op in [
@@ -37,7 +44,7 @@ fn engine() -> Engine {
     }
     throttle.account = loose;
     throttle.global = loose;
-    let config = EngineConfig {
+    EngineConfig {
         risk: RiskLimits {
             order_amount_stroops_max: i64::MAX,
             order_notional_stroops_max: i64::MAX,
@@ -50,11 +57,25 @@ fn engine() -> Engine {
         throttle,
         validation: ValidationLevel::Strict,
         incidents: IncidentConfig::DEFAULT,
-    };
+    }
+}
+
+/// An engine with its session started, a book and the account in place.
+fn engine() -> Engine {
+    let config = engine_config();
     let mut e = Engine::new(config).expect("valid config");
+    let mut out = Vec::new();
+    for (seq, input) in setup_inputs().into_iter().enumerate() {
+        let seq = seq as u64 + 1;
+        e.apply(seq, seq as i64, access(&to_bytes(&input).expect("ser")).expect("access"), &mut out);
+    }
+    e
+}
+
+/// Session start, a first book and the account, as a session begins.
+fn setup_inputs() -> Vec<Input> {
     let pair: Pair = format!("native/USD:{ISSUER}").parse().expect("pair");
     let usd: Asset = format!("USD:{ISSUER}").parse().expect("asset");
-    let mut out = Vec::new();
     let session = Input::SessionStart(SessionStart {
         config_hash: [0; 32],
         config: String::new(),
@@ -81,10 +102,7 @@ fn engine() -> Engine {
         balances: vec![line(Asset::Native), line(usd)],
         offers: vec![],
     });
-    for (seq, input) in [(1, session), (2, book_input(0)), (3, account)] {
-        e.apply(seq, seq as i64, access(&to_bytes(&input).expect("ser")).expect("access"), &mut out);
-    }
-    e
+    vec![session, book_input(0), account]
 }
 
 /// A 20-level book around 0.1 USD per XLM, nudged by `i`.
@@ -175,7 +193,31 @@ fn report() {
         out.clear();
     }
     let place_total = started.elapsed();
+    // The core loop end to end: journal (write-ahead, commit), read back in place, apply,
+    // journal the outputs — batches of 64 book snapshots.
+    let mut lines = Vec::new();
+    for durability in [Durability::None, Durability::Batch] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut core = CoreLoop::open(dir.path(), engine_fresh(), durability, 64 << 20).expect("open");
+        let inputs: Vec<Input> = (0..64).map(book_input).collect();
+        let mut setup = Vec::new();
+        core.process_batch(setup_inputs(), 1, &mut setup).expect("setup");
+        let mut h = Latency::new(format!("core loop {durability:?}, per event (batch 64)"));
+        let mut intents = Vec::new();
+        let rounds = if durability == Durability::None { 3000 } else { 300 };
+        let started = Instant::now();
+        for r in 0..rounds {
+            let t = Instant::now();
+            core.process_batch(inputs.iter().cloned(), 10 + r, &mut intents).expect("batch");
+            h.record_ns(t.elapsed().as_nanos() as u64 / 64);
+        }
+        let total = started.elapsed();
+        lines.push((h, rate(rounds as u64 * 64, total.as_nanos() as u64)));
+    }
     println!("{}\n{}", h_book.line(), h_place.line());
+    for (h, r) in &lines {
+        println!("{}   ({} events/s)", h.line(), fmt_rate(*r));
+    }
     println!(
         "  book snapshots {} events/s; places {} orders/s (wall time incl. timer reads; open orders grow to 4096 then the engine is reset)",
         fmt_rate(rate(n, book_total.as_nanos() as u64)),
