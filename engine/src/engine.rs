@@ -22,6 +22,7 @@ use crate::risk::{
     OrderContext, OrderRequest, RejectCode, RiskLimits, Side, ValidationLevel, check_order, check_state,
 };
 use crate::state_hash::StateHasher;
+use crate::strategy::{Action, Strategy};
 use crate::throttle::{AccountSlot, ThrottleConfig, ThrottleConfigError, ThrottleOp, Throttler};
 
 /// Reasons an input is refused (`InputRefused.reason`); stable codes.
@@ -148,6 +149,9 @@ pub struct Engine {
     intents: BTreeMap<u64, Vec<(u64, bool)>>,
     throttler: Throttler,
     incidents: IncidentClassifier,
+    strategy: Option<Box<dyn Strategy>>,
+    /// Reused buffer for the strategy's actions.
+    actions: Vec<Action>,
     halted: bool,
     now_ns: i64,
     last_seq: u64,
@@ -172,6 +176,8 @@ impl Engine {
             intents: BTreeMap::new(),
             throttler: Throttler::new(config.throttle, 1).map_err(ConfigError::Throttle)?,
             incidents: IncidentClassifier::new(config.incidents).map_err(ConfigError::Incidents)?,
+            strategy: None,
+            actions: Vec::new(),
             halted: false,
             now_ns: i64::MIN,
             last_seq: 0,
@@ -189,6 +195,23 @@ impl Engine {
             return;
         }
         self.now_ns = timestamp_ns;
+        let quote_after = matches!(
+            input,
+            ArchivedInput::Book(_)
+                | ArchivedInput::Timer(_)
+                | ArchivedInput::Account(_)
+                | ArchivedInput::Trade(_)
+                | ArchivedInput::TxSucceeded(_)
+                | ArchivedInput::TxFailed(_)
+                | ArchivedInput::TxExpired(_)
+        );
+        self.apply_input(seq, timestamp_ns, input, out);
+        if quote_after && self.session.is_some() {
+            self.run_strategy(out);
+        }
+    }
+
+    fn apply_input(&mut self, seq: u64, timestamp_ns: i64, input: &ArchivedInput, out: &mut Vec<Output>) {
         match (input, &self.session) {
             (ArchivedInput::SessionStart(s), None) => self.start_session(seq, s, out),
             (ArchivedInput::SessionStart(_), Some(_)) => out.push(refuse(seq, refused::SESSION_AGAIN)),
@@ -477,6 +500,74 @@ impl Engine {
         Ok((commitment, op))
     }
 
+    /// Run the strategy (if any) on the engine as it now is, and carry out its actions through
+    /// the same checks as every order.
+    fn run_strategy(&mut self, out: &mut Vec<Output>) {
+        let Some(mut strategy) = self.strategy.take() else { return };
+        let mut actions = core::mem::take(&mut self.actions);
+        actions.clear();
+        strategy.on_input(self, &mut actions);
+        for (i, action) in actions.iter().enumerate() {
+            match *action {
+                Action::Place { pair, side, amount, price } => {
+                    let placed = self.place(pair, side, amount, price, out);
+                    strategy.placed(i, placed.ok());
+                }
+                Action::Cancel { order } => self.cancel(order, out),
+            }
+        }
+        self.actions = actions;
+        self.strategy = Some(strategy);
+    }
+
+    /// Cancel one order resting on the book (throttled like any cancel). Orders not on the book
+    /// yet, or already being cancelled, are left alone.
+    pub fn cancel(&mut self, order: u64, out: &mut Vec<Output>) {
+        let Some(o) = self.orders.get(&order).copied() else { return };
+        if !matches!(o.status, OrderStatus::Open | OrderStatus::PartiallyFilled) || o.offer_id == 0 {
+            return;
+        }
+        if self.throttler.try_acquire(ThrottleOp::Cancel, OUR_SLOT, self.now_ns).is_err() {
+            if let Some(incident) = self.incidents.throttle_rejected(self.now_ns) {
+                self.raise(incident, out);
+            }
+            return;
+        }
+        self.order_event(order, OrderEvent::CancelRequest, out);
+        let sell_price = if o.side == Side::Sell { o.price } else { o.price.inverse() };
+        let id = self.next_intent;
+        self.next_intent += 1;
+        self.intents.insert(id, vec![(order, true)]);
+        out.push(Output::Intent(Intent {
+            id,
+            ops: vec![OfferOp {
+                order,
+                selling: WireAsset::from(o.commitment.selling),
+                buying: WireAsset::from(o.commitment.buying),
+                amount_stroops: 0,
+                price: sell_price.into(),
+                offer_id: o.offer_id,
+            }],
+        }));
+    }
+
+    /// Install the strategy (before the session's first input: replay must install the same).
+    pub fn set_strategy(&mut self, strategy: Box<dyn Strategy>) {
+        self.strategy = Some(strategy);
+    }
+
+    pub fn pair(&self, pair: u16) -> Option<Pair> {
+        self.session.as_ref().and_then(|s| s.pairs.get(usize::from(pair))).copied()
+    }
+
+    pub fn order(&self, id: u64) -> Option<&Order> {
+        self.orders.get(&id)
+    }
+
+    pub fn now_ns(&self) -> i64 {
+        self.now_ns
+    }
+
     /// Add an open order to (or remove it from) its pair's aggregates.
     fn track(&mut self, o: &Order, add: bool) {
         let Some(e) = self.exposure.get_mut(usize::from(o.pair)) else { return };
@@ -730,6 +821,9 @@ impl Engine {
         }
         self.throttler.state_hash_into(&mut h);
         self.incidents.state_hash_into(&mut h);
+        if let Some(s) = &self.strategy {
+            s.state_hash_into(&mut h);
+        }
         (self.halted, self.now_ns, self.last_seq, self.next_order, self.next_intent).hash(&mut h);
         h.finish_128()
     }

@@ -42,6 +42,7 @@ pub mod price;
 pub mod reserves;
 pub mod risk;
 pub mod state_hash;
+pub mod strategy;
 pub mod throttle;
 
 pub use amount::{AMOUNT_DECIMALS, AMOUNT_STROOPS_MAX, Amount, STROOPS_PER_UNIT, SignedAmount};

@@ -103,6 +103,22 @@ impl Price {
         Price { n: reduce(self.n), d: reduce(self.d) }
     }
 
+    /// The closest Stellar price to `p/q` (both positive), by the same continued fraction the
+    /// SDKs use. Large operands are scaled down first (keeping ~2⁶⁴ of precision, far finer than
+    /// any `i32/i32` price can express). For prices computed by the engine (mids, quotes).
+    pub fn approximate(mut p: u128, mut q: u128) -> Result<Price, ParseError> {
+        const OPERAND_MAX: u128 = 1 << 90;
+        while p > OPERAND_MAX || q > OPERAND_MAX {
+            p >>= 1;
+            q >>= 1;
+        }
+        let err = |kind| ParseError::new(crate::error::Subject::Price, kind, "(computed)");
+        if p == 0 || q == 0 {
+            return Err(err(ParseErrorKind::PriceTooSmall));
+        }
+        best_approximation(p as i128, q as i128).map_err(err)
+    }
+
     /// Compares by value: `n1 * d2` vs `n2 * d1` in `i128` (exact).
     pub fn cmp_value(self, other: Price) -> Ordering {
         let lhs = i128::from(self.n) * i128::from(other.d);
@@ -255,7 +271,7 @@ fn best_approximation(mut p: i128, mut q: i128) -> Result<Price, ParseErrorKind>
     let mut finished = false;
     for _ in 0..PRICE_CONVERGENTS_MAX {
         // The remaining value x = p/q; the SDKs stop once it exceeds i32::MAX.
-        // q <= 10^28, so max * q < 2^127.
+        // q <= 10^28 (decimal input) or 2^90 (approximate), so max * q < 2^127.
         if p > max * q {
             finished = true;
             break;

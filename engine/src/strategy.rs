@@ -1,0 +1,202 @@
+//! Strategies: deterministic functions of what the engine has applied. After each input that
+//! can change what to quote (books, timers, account and transaction results) the engine shows
+//! its strategy a read-only view of itself; the strategy answers with actions — place, cancel —
+//! which go through exactly the same checks as any other order. No clock, no randomness (a
+//! strategy that wants randomness seeds it from the session's journaled seed), integers only.
+//!
+//! The reference strategy here is `market-maker`: a two-sided quoter in the style of
+//! Hummingbot's pure market making and Kelp's buysell — `levels` orders a side around the book's
+//! mid at `spread_bps` (plus `level_spacing_bps` per level), refreshed when the mid moves more
+//! than `refresh_tolerance_bps` from a quote, with order sizes skewed against inventory.
+
+use core::fmt;
+use core::hash::Hash;
+
+use crate::amount::Amount;
+use crate::asset::Asset;
+use crate::engine::Engine;
+use crate::lifecycle::OrderStatus;
+use crate::price::Price;
+use crate::risk::Side;
+use crate::state_hash::StateHasher;
+
+/// What a strategy asks the engine to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    Place { pair: u16, side: Side, amount: Amount, price: Price },
+    Cancel { order: u64 },
+}
+
+/// A strategy the engine runs inside `apply`.
+pub trait Strategy: fmt::Debug + Send {
+    /// The name configuration and the CLI use (`market-maker`, `twap`).
+    fn name(&self) -> &'static str;
+
+    /// Look at the engine after an input was applied and push the actions to take. Orders the
+    /// strategy places get ids from `Engine::place`; it learns them through `placed`.
+    fn on_input(&mut self, engine: &Engine, actions: &mut Vec<Action>);
+
+    /// The engine tells the strategy the id its `index`-th action's order got (or that it was
+    /// refused: `None`).
+    fn placed(&mut self, index: usize, order: Option<u64>);
+
+    /// Fold the strategy's state into the engine's state hash.
+    fn state_hash_into(&self, h: &mut StateHasher);
+}
+
+/// Parameters of the market maker; units last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MarketMakerParams {
+    pub pair: u16,
+    /// Distance of the first bid and first ask from the mid, together (half each side).
+    pub spread_bps: u32,
+    /// Orders per side.
+    pub levels: u32,
+    /// Extra distance of each further level.
+    pub level_spacing_bps: u32,
+    /// Base amount of each order before inventory skew.
+    pub order_amount: Amount,
+    /// A quote is replaced when its target moved further than this from its price.
+    pub refresh_tolerance_bps: u32,
+    /// 0 disables skew; 100 scales a side's sizes to zero when the inventory is all on one
+    /// side (base value vs. counter value at the mid, around a 50 % target).
+    pub inventory_skew_pct: u32,
+}
+
+impl MarketMakerParams {
+    /// Set a parameter by its configuration name (`spread_bps`, `levels`, …) from text.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let int = |v: &str| v.parse::<u32>().map_err(|_| format!("{key}: {v:?} is not a whole number"));
+        match key {
+            "spread_bps" => self.spread_bps = int(value)?,
+            "levels" => self.levels = int(value)?,
+            "level_spacing_bps" => self.level_spacing_bps = int(value)?,
+            "refresh_tolerance_bps" => self.refresh_tolerance_bps = int(value)?,
+            "inventory_skew" | "inventory_skew_pct" => self.inventory_skew_pct = int(value)?.min(100),
+            "order_amount" => self.order_amount = value.parse().map_err(|e| format!("{e}"))?,
+            _ => return Err(format!("unknown market-maker parameter {key:?}")),
+        }
+        if self.spread_bps == 0 || self.spread_bps >= 20_000 {
+            return Err("spread_bps must be between 1 and 19999".into());
+        }
+        if self.levels == 0 || self.levels > 50 {
+            return Err("levels must be between 1 and 50".into());
+        }
+        Ok(())
+    }
+}
+
+/// The two-sided quoter. Each level of each side is a slot holding at most one live order.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct MarketMaker {
+    params: MarketMakerParams,
+    bids: Vec<Option<u64>>,
+    asks: Vec<Option<u64>>,
+    /// Slots of the actions pushed by the last `on_input`, in order.
+    pending: Vec<(Side, usize)>,
+}
+
+impl MarketMaker {
+    pub fn new(params: MarketMakerParams) -> MarketMaker {
+        let levels = params.levels as usize;
+        MarketMaker { params, bids: vec![None; levels], asks: vec![None; levels], pending: Vec::new() }
+    }
+
+    /// The target price of `level` on `side` around `mid = m/d`.
+    fn target(&self, side: Side, level: u32, m: u128, d: u128) -> Option<Price> {
+        let offset = u128::from(self.params.spread_bps / 2 + level * self.params.level_spacing_bps);
+        let factor = match side {
+            Side::Buy => 10_000u128.checked_sub(offset).filter(|f| *f > 0)?,
+            Side::Sell => 10_000 + offset,
+        };
+        Price::approximate(m.checked_mul(factor)?, d.checked_mul(10_000)?).ok()
+    }
+
+    /// Order sizes for (bid, ask) after inventory skew.
+    fn sizes(&self, engine: &Engine, m: u128, d: u128) -> (Amount, Amount) {
+        let base = self.params.order_amount;
+        let skew = i128::from(self.params.inventory_skew_pct);
+        let Some(pair) = engine.pair(self.params.pair) else { return (base, base) };
+        let balance =
+            |a: &Asset| engine.balances().and_then(|b| b.line(a)).map_or(0i128, |l| i128::from(l.balance.stroops()));
+        // Values in counter stroops at the mid.
+        let base_value = balance(&pair.selling()) * m as i128 / (d.max(1) as i128);
+        let counter_value = balance(&pair.buying());
+        let total = base_value + counter_value;
+        if skew == 0 || total <= 0 {
+            return (base, base);
+        }
+        let deviation_bps = base_value * 10_000 / total - 5_000; // −5000 (all counter) ..= 5000 (all base)
+        let scale = |mult_bps: i128| {
+            let stroops = i128::from(base.stroops()) * mult_bps.clamp(0, 20_000) / 10_000;
+            Amount::from_stroops(i64::try_from(stroops).unwrap_or(0)).unwrap_or(Amount::ZERO)
+        };
+        // Long base: buy less, sell more; and the other way round.
+        (scale(10_000 - deviation_bps * skew / 50), scale(10_000 + deviation_bps * skew / 50))
+    }
+}
+
+impl Strategy for MarketMaker {
+    fn name(&self) -> &'static str {
+        "market-maker"
+    }
+
+    fn on_input(&mut self, engine: &Engine, actions: &mut Vec<Action>) {
+        self.pending.clear();
+        let pair = self.params.pair;
+        // Forget orders that have ended.
+        for slot in self.bids.iter_mut().chain(self.asks.iter_mut()) {
+            if slot.is_some_and(|id| engine.order(id).is_none_or(|o| o.status.is_terminal())) {
+                *slot = None;
+            }
+        }
+        let Some(book) = engine.book(pair) else { return };
+        let (Some(bid), Some(ask)) = (book.best_bid(), book.best_ask()) else { return };
+        // mid = (bn/bd + an/ad) / 2 = (bn·ad + an·bd) / (2·bd·ad), exact in u128.
+        let (bn, bd, an, ad) = (bid.n() as u128, bid.d() as u128, ask.n() as u128, ask.d() as u128);
+        let (m, d) = (bn * ad + an * bd, 2 * bd * ad);
+        let (bid_size, ask_size) = self.sizes(engine, m, d);
+        let tolerance = u128::from(self.params.refresh_tolerance_bps);
+        for (side, size) in [(Side::Buy, bid_size), (Side::Sell, ask_size)] {
+            for level in 0..self.params.levels {
+                let Some(target) = self.target(side, level, m, d) else { continue };
+                let slots = if side == Side::Buy { &mut self.bids } else { &mut self.asks };
+                let Some(slot) = slots.get_mut(level as usize) else { continue };
+                match slot.and_then(|id| engine.order(id)) {
+                    Some(o) => {
+                        // |price − target| / target > tolerance → replace (cancel now; the slot
+                        // frees when the cancel lands and a new quote goes in then).
+                        let (pn, pd, tn, td) =
+                            (o.price.n() as i128, o.price.d() as i128, target.n() as i128, target.d() as i128);
+                        let distance = (pn * td - tn * pd).abs() * 10_000;
+                        let off = distance > (tn * pd) * tolerance as i128;
+                        if off && matches!(o.status, OrderStatus::Open | OrderStatus::PartiallyFilled) {
+                            actions.push(Action::Cancel { order: o.id });
+                            self.pending.push((side, level as usize));
+                        }
+                    }
+                    None if !size.is_zero() => {
+                        actions.push(Action::Place { pair, side, amount: size, price: target });
+                        self.pending.push((side, level as usize));
+                    }
+                    None => {}
+                }
+            }
+        }
+    }
+
+    fn placed(&mut self, index: usize, order: Option<u64>) {
+        let Some(&(side, level)) = self.pending.get(index) else { return };
+        let slots = if side == Side::Buy { &mut self.bids } else { &mut self.asks };
+        if let (Some(slot), Some(id)) = (slots.get_mut(level), order) {
+            *slot = Some(id);
+        }
+    }
+
+    fn state_hash_into(&self, h: &mut StateHasher) {
+        self.name().hash(h);
+        self.params.hash(h);
+        self.bids.hash(h);
+        self.asks.hash(h);
+    }
+}

@@ -1,0 +1,242 @@
+//! The market maker inside the engine: quotes around the mid through every check, refreshes
+//! when the mid moves beyond tolerance, skews sizes against inventory, and is deterministic.
+
+use starlog_engine::engine::{Engine, EngineConfig};
+use starlog_engine::events::{
+    AccountSnapshot, Balance, BookSnapshot, Input, Level, OfferEffect, OpResult, SessionStart, Timer, TxSucceeded,
+    WireAsset, WirePrice,
+};
+use starlog_engine::incident::IncidentConfig;
+use starlog_engine::outputs::{Intent, Output};
+use starlog_engine::risk::{RiskLimits, Side, ValidationLevel};
+use starlog_engine::strategy::{MarketMaker, MarketMakerParams};
+use starlog_engine::throttle::ThrottleConfig;
+use starlog_engine::{Amount, Asset, OrderStatus, Pair, Price};
+
+const ISSUER: &str = "GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN";
+
+fn usd() -> Asset {
+    format!("USD:{ISSUER}").parse().unwrap()
+}
+
+fn params() -> MarketMakerParams {
+    MarketMakerParams {
+        pair: 0,
+        spread_bps: 100,
+        levels: 2,
+        level_spacing_bps: 50,
+        order_amount: "10".parse().unwrap(),
+        refresh_tolerance_bps: 20,
+        inventory_skew_pct: 0,
+    }
+}
+
+fn engine(p: MarketMakerParams) -> Engine {
+    let mut e = Engine::new(EngineConfig {
+        risk: RiskLimits {
+            order_amount_stroops_max: 1_000_000_000_000,
+            order_notional_stroops_max: 1_000_000_000_000,
+            price_band_bps_max: 500,
+            open_orders_pair_max: 10,
+            open_orders_total_max: 10,
+            inventory_stroops_max: 1_000_000_000_000,
+            daily_loss_stroops_max: 1_000_000_000,
+        },
+        throttle: ThrottleConfig::DEFAULT,
+        validation: ValidationLevel::Strict,
+        incidents: IncidentConfig::DEFAULT,
+    })
+    .unwrap();
+    e.set_strategy(Box::new(MarketMaker::new(p)));
+    e
+}
+
+struct H {
+    e: Engine,
+    seq: u64,
+    out: Vec<Output>,
+}
+
+impl H {
+    fn feed(&mut self, ts: i64, input: &Input) -> Vec<Output> {
+        self.seq += 1;
+        let bytes = starlog_engine::events::to_bytes(input).unwrap();
+        let mut out = Vec::new();
+        self.e.apply(self.seq, ts, starlog_engine::events::access(&bytes).unwrap(), &mut out);
+        self.out.extend(out.iter().cloned());
+        out
+    }
+}
+
+fn session() -> Input {
+    let pair: Pair = format!("native/USD:{ISSUER}").parse().unwrap();
+    Input::SessionStart(SessionStart {
+        config_hash: [0; 32],
+        config: String::new(),
+        security_level: 1,
+        validation_level: 3,
+        seed: 1,
+        account: [9; 32],
+        pairs: vec![pair.into()],
+    })
+}
+
+fn account(xlm: &str, usd_amount: &str) -> Input {
+    let line = |asset: Asset, s: &str| Balance {
+        asset: WireAsset::from(asset),
+        balance_stroops: s.parse::<Amount>().unwrap().stroops(),
+        buying_liabilities_stroops: 0,
+        selling_liabilities_stroops: 0,
+        limit_stroops: i64::MAX,
+    };
+    Input::Account(AccountSnapshot {
+        account: [9; 32],
+        sequence: 1,
+        subentry_count: 1,
+        num_sponsoring: 0,
+        num_sponsored: 0,
+        base_reserve_stroops: 5_000_000,
+        balances: vec![line(Asset::Native, xlm), line(usd(), usd_amount)],
+        offers: vec![],
+    })
+}
+
+fn book(bid: i32, ask: i32) -> Input {
+    Input::Book(BookSnapshot {
+        pair: 0,
+        bids: vec![Level { price: WirePrice { n: bid, d: 10_000 }, amount_stroops: 100_000_000_000 }],
+        asks: vec![Level { price: WirePrice { n: ask, d: 10_000 }, amount_stroops: 100_000_000_000 }],
+    })
+}
+
+fn intents(out: &[Output]) -> Vec<Intent> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Intent(i) => Some(i.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn started(p: MarketMakerParams, xlm: &str, usd_amount: &str) -> H {
+    let mut h = H { e: engine(p), seq: 0, out: Vec::new() };
+    h.feed(1, &session());
+    h.feed(2, &account(xlm, usd_amount));
+    h
+}
+
+#[test]
+fn quotes_both_sides_around_the_mid() {
+    let mut h = started(params(), "1000", "1000");
+    let out = h.feed(3, &book(990, 1010)); // mid 0.1
+    let placed: Vec<(Side, Price, Amount)> = h.e.orders().map(|o| (o.side, o.price, o.amount)).collect();
+    let ten: Amount = "10".parse().unwrap();
+    let p = |s: &str| s.parse::<Price>().unwrap();
+    assert_eq!(
+        placed,
+        vec![
+            (Side::Buy, p("0.0995"), ten),
+            (Side::Buy, p("0.099"), ten),
+            (Side::Sell, p("0.1005"), ten),
+            (Side::Sell, p("0.101"), ten)
+        ]
+    );
+    assert_eq!(intents(&out).len(), 4);
+    // Nothing new while the quotes stand.
+    assert!(intents(&h.feed(4, &Input::Timer(Timer {}))).is_empty());
+}
+
+#[test]
+fn refreshes_when_the_mid_moves_beyond_tolerance() {
+    let mut h = started(params(), "1000", "1000");
+    let out = h.feed(3, &book(990, 1010));
+    // The offers land on the book.
+    for (k, i) in intents(&out).iter().enumerate() {
+        h.feed(
+            4 + k as i64,
+            &Input::TxSucceeded(TxSucceeded {
+                intent: i.id,
+                hash: [k as u8; 32],
+                ledger: 1,
+                fee_charged_stroops: 100,
+                ops: vec![OpResult {
+                    effect: OfferEffect::Created,
+                    offer_id: 100 + k as i64,
+                    remaining_stroops: 1,
+                    claims: vec![],
+                }],
+            }),
+        );
+    }
+    assert!(h.e.orders().all(|o| o.status == OrderStatus::Open));
+    // A 0.1 % move is within the 0.2 % tolerance: nothing happens.
+    assert!(intents(&h.feed(10, &book(991, 1011))).is_empty());
+    // A 1 % move: every quote is cancelled (one cancel per order), none placed until they land.
+    let out = h.feed(11, &book(1000, 1020));
+    let cancels = intents(&out);
+    assert_eq!(cancels.len(), 4);
+    assert!(cancels.iter().all(|i| i.ops.len() == 1 && i.ops[0].amount_stroops == 0 && i.ops[0].offer_id >= 100));
+    assert!(h.e.orders().all(|o| o.status == OrderStatus::PendingCancel));
+    // The cancels land: the next input re-quotes around the new mid (0.101).
+    for (k, i) in cancels.iter().enumerate() {
+        h.feed(
+            12 + k as i64,
+            &Input::TxSucceeded(TxSucceeded {
+                intent: i.id,
+                hash: [50 + k as u8; 32],
+                ledger: 2,
+                fee_charged_stroops: 100,
+                ops: vec![OpResult {
+                    effect: OfferEffect::Deleted,
+                    offer_id: i.ops[0].offer_id,
+                    remaining_stroops: 0,
+                    claims: vec![],
+                }],
+            }),
+        );
+    }
+    let live: Vec<Price> = h.e.orders().filter(|o| !o.status.is_terminal()).map(|o| o.price).collect();
+    assert_eq!(live.len(), 4);
+    assert!(!live.contains(&"0.0995".parse::<Price>().unwrap()), "the old quotes are gone");
+    assert!(live.contains(&Price::approximate(101 * 9_950, 1000 * 10_000).unwrap()));
+}
+
+#[test]
+fn inventory_skew_sizes_against_the_position() {
+    // All base (XLM) and no counter: buy nothing, sell double.
+    let skewed = MarketMakerParams { inventory_skew_pct: 100, ..params() };
+    let mut h = started(skewed, "10000", "0");
+    h.feed(3, &book(990, 1010));
+    let sizes: Vec<(Side, Amount)> = h.e.orders().map(|o| (o.side, o.amount)).collect();
+    assert!(sizes.iter().all(|(s, a)| *s == Side::Sell && *a == "20".parse::<Amount>().unwrap()), "{sizes:?}");
+    // Balanced: no skew.
+    let mut h = started(MarketMakerParams { inventory_skew_pct: 100, ..params() }, "1000", "100");
+    h.feed(3, &book(990, 1010));
+    assert!(h.e.orders().all(|o| o.amount == "10".parse::<Amount>().unwrap()));
+}
+
+#[test]
+fn the_same_inputs_give_the_same_quotes() {
+    let run = || {
+        let mut h = started(MarketMakerParams { inventory_skew_pct: 40, ..params() }, "1000", "77");
+        for i in 0..50 {
+            let bid = 980 + (i * 7 % 23);
+            h.feed(3 + i as i64, &book(bid, bid + 15 + (i % 5)));
+        }
+        (h.out, h.e.state_hash())
+    };
+    assert_eq!(run(), run());
+}
+
+#[test]
+fn parameters_are_set_by_name() {
+    let mut p = params();
+    p.set("spread_bps", "30").unwrap();
+    p.set("levels", "3").unwrap();
+    p.set("order_amount", "2.5").unwrap();
+    p.set("inventory_skew", "150").unwrap();
+    assert_eq!((p.spread_bps, p.levels, p.order_amount, p.inventory_skew_pct), (30, 3, "2.5".parse().unwrap(), 100));
+    assert!(p.set("levels", "0").is_err());
+    assert!(p.set("spread", "1").unwrap_err().contains("unknown market-maker parameter"));
+    assert!(p.set("levels", "x").unwrap_err().contains("not a whole number"));
+}
