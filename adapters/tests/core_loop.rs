@@ -73,6 +73,7 @@ fn script() -> Vec<Input> {
     };
     v.push(Input::Account(AccountSnapshot {
         account: [9; 32],
+        ledger: 1,
         sequence: 5,
         subentry_count: 1,
         num_sponsoring: 0,

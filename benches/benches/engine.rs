@@ -94,6 +94,7 @@ fn setup_inputs() -> Vec<Input> {
     };
     let account = Input::Account(AccountSnapshot {
         account: [9; 32],
+        ledger: 1,
         sequence: 1,
         subentry_count: 0,
         num_sponsoring: 0,

@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 use crate::amount::{Amount, SignedAmount};
 use crate::asset::{AccountId, Pair};
 use crate::book::Book;
-use crate::events::{ArchivedAccountSnapshot, ArchivedCommand, ArchivedInput, ArchivedSessionStart, WireAsset};
+use crate::events::{
+    ArchivedAccountSnapshot, ArchivedCommand, ArchivedInput, ArchivedSessionStart, WireAsset, WirePrice,
+};
 use crate::incident::{Incident, IncidentClassifier, IncidentConfig, IncidentConfigError};
 use crate::lifecycle::{OrderEvent, OrderStatus, transition};
 use crate::outputs::{Control, Decision, IncidentOut, InputRefused, Intent, LifecycleChange, OfferOp, Output};
@@ -106,6 +108,8 @@ pub struct Order {
     pub resting: OrderStatus,
     /// The network's offer id once known (0 before).
     pub offer_id: i64,
+    /// The ledger whose result put the order on the book (0 before).
+    pub accepted_ledger: u32,
     pub intent: u64,
     /// What the order holds of the account's balances until it ends.
     pub commitment: Commitment,
@@ -315,12 +319,99 @@ impl Engine {
             // The snapshot already holds the liabilities of offers resting on the book; orders
             // the network has not seen yet still hold theirs on top.
             Some(mut b) => {
-                for o in self.orders.values().filter(|o| o.status == OrderStatus::PendingSubmit) {
+                for o in self
+                    .orders
+                    .values()
+                    .filter(|o| matches!(o.status, OrderStatus::PendingSubmit | OrderStatus::Submitted))
+                {
                     let _ = b.reserve(&o.commitment);
                 }
                 self.balances = Some(b);
             }
-            None => out.push(refuse(seq, refused::BAD_ACCOUNT)),
+            None => {
+                out.push(refuse(seq, refused::BAD_ACCOUNT));
+                return;
+            }
+        }
+        self.reconcile_offers(a, out);
+    }
+
+    /// Compare the offers the network shows with ours:
+    /// - an offer of ours shows what remains: anything less than we think is a fill;
+    /// - an offer of ours accepted by the snapshot's ledger that is missing filled completely
+    ///   (unless a cancel is in flight: its result decides);
+    /// - an offer we do not know is a P0 incident — unless one of our transactions is still in
+    ///   flight (its result may not have reached us yet), in which case the next snapshot decides.
+    fn reconcile_offers(&mut self, a: &ArchivedAccountSnapshot, out: &mut Vec<Output>) {
+        let ledger = a.ledger.to_native();
+        let in_flight =
+            self.orders.values().any(|o| matches!(o.status, OrderStatus::PendingSubmit | OrderStatus::Submitted));
+        let mut shown: Vec<(i64, i64)> = Vec::with_capacity(a.offers.len());
+        let mut unknown = Vec::new();
+        for off in a.offers.iter() {
+            let (id, remaining) = (off.offer_id.to_native(), off.amount_stroops.to_native());
+            shown.push((id, remaining));
+            if !self.orders.values().any(|o| o.offer_id == id) {
+                unknown.push(off);
+            }
+        }
+        shown.sort_unstable();
+        let on_book: Vec<Order> = self
+            .orders
+            .values()
+            .filter(|o| o.offer_id != 0 && o.accepted_ledger <= ledger && o.status.is_on_book())
+            .copied()
+            .collect();
+        for o in on_book {
+            let remaining_sold =
+                shown.binary_search_by_key(&o.offer_id, |x| x.0).ok().and_then(|i| shown.get(i)).map(|x| x.1);
+            let filled_base = match remaining_sold {
+                None if o.status == OrderStatus::PendingCancel => continue,
+                None => o.amount,
+                Some(rest) => {
+                    // What remains, in base: a sell shows base; a buy shows counter (÷ price).
+                    let rest_base = match o.side {
+                        Side::Sell => i128::from(rest),
+                        Side::Buy => i128::from(rest) * i128::from(o.price.d()) / i128::from(o.price.n()),
+                    };
+                    let filled = (i128::from(o.amount.stroops()) - rest_base).clamp(0, i128::from(o.amount.stroops()));
+                    Amount::from_stroops(i64::try_from(filled).unwrap_or(0)).unwrap_or(Amount::ZERO)
+                }
+            };
+            if filled_base > o.filled {
+                let mut now = o;
+                now.filled = filled_base;
+                self.track(&o, false);
+                self.track(&now, true);
+                self.orders.insert(o.id, now);
+                let event = if filled_base >= o.amount { OrderEvent::FinalFill } else { OrderEvent::PartialFill };
+                self.order_event(o.id, event, out);
+            }
+        }
+        if in_flight || unknown.is_empty() {
+            return;
+        }
+        // Unknown offers: the classifier raises P0; the lockdown cancels ours, and theirs too.
+        let mut ops = Vec::new();
+        for off in unknown {
+            let id = off.offer_id.to_native();
+            let incident =
+                self.incidents.observe_event(&crate::events::SecurityEvent::UnknownOffer { offer_id: id }, self.now_ns);
+            self.raise(incident, out);
+            ops.push(OfferOp {
+                order: 0,
+                selling: WireAsset { code: off.selling.code, issuer: off.selling.issuer },
+                buying: WireAsset { code: off.buying.code, issuer: off.buying.issuer },
+                amount_stroops: 0,
+                price: WirePrice { n: off.price.n.to_native(), d: off.price.d.to_native() },
+                offer_id: id,
+            });
+        }
+        for chunk in ops.chunks(TX_OPS_MAX) {
+            let id = self.next_intent;
+            self.next_intent += 1;
+            self.intents.insert(id, chunk.iter().map(|_| (0, true)).collect());
+            out.push(Output::Intent(Intent { id, ops: chunk.to_vec() }));
         }
     }
 
@@ -427,6 +518,7 @@ impl Engine {
             status,
             resting: OrderStatus::Open,
             offer_id: 0,
+            accepted_ledger: 0,
             intent,
             commitment,
         };
@@ -645,6 +737,7 @@ impl Engine {
             let mut now = o;
             now.filled = o.filled.checked_add(filled).unwrap_or(o.amount).min(o.amount);
             now.offer_id = result.offer_id.to_native();
+            now.accepted_ledger = t.ledger.to_native();
             if !o.status.is_terminal() {
                 self.track(&o, false);
                 self.track(&now, true);

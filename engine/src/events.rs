@@ -240,6 +240,9 @@ pub struct OfferSnapshot {
 #[rkyv(derive(Debug))]
 pub struct AccountSnapshot {
     pub account: [u8; 32],
+    /// The ledger the snapshot reflects (Horizon's `Latest-Ledger` when it was read): results of
+    /// later ledgers are not in it.
+    pub ledger: u32,
     pub sequence: i64,
     pub subentry_count: u32,
     pub num_sponsoring: u32,

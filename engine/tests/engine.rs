@@ -4,8 +4,8 @@
 use proptest::prelude::*;
 use starlog_engine::engine::{Engine, EngineConfig, refused};
 use starlog_engine::events::{
-    AccountSnapshot, Balance, BookSnapshot, Claim, Command, Input, Level, OfferEffect, OpResult, OperatorCommand,
-    SecurityEvent, SessionStart, Timer, TxFailed, TxSubmitted, TxSucceeded, WireAsset, WirePrice,
+    AccountSnapshot, Balance, BookSnapshot, Claim, Command, Input, Level, OfferEffect, OfferSnapshot, OpResult,
+    OperatorCommand, SecurityEvent, SessionStart, Timer, TxFailed, TxSubmitted, TxSucceeded, WireAsset, WirePrice,
 };
 use starlog_engine::incident::IncidentConfig;
 use starlog_engine::outputs::{Decision, Output};
@@ -76,6 +76,7 @@ fn account(xlm: i64, usd_stroops: i64) -> Input {
     };
     Input::Account(AccountSnapshot {
         account: ACCOUNT,
+        ledger: 1,
         sequence: 100,
         subentry_count: 1,
         num_sponsoring: 0,
@@ -576,4 +577,69 @@ fn a_throttle_storm_is_an_incident() {
     }
     let storms = h.out.iter().filter(|x| matches!(x, Output::Incident(i) if i.priority == 2)).count();
     assert_eq!(storms, 1, "150 throttled attempts: one storm per 100");
+}
+
+fn snapshot(ledger: u32, offers: Vec<OfferSnapshot>) -> Input {
+    let Input::Account(mut a) = account(a("1000").stroops(), a("1000").stroops()) else { unreachable!() };
+    a.ledger = ledger;
+    a.offers = offers;
+    Input::Account(a)
+}
+
+fn offer(id: i64, amount: &str) -> OfferSnapshot {
+    OfferSnapshot {
+        offer_id: id,
+        selling: WireAsset::from(Asset::Native),
+        buying: WireAsset::from(usd()),
+        amount_stroops: a(amount).stroops(),
+        price: WirePrice { n: 1, d: 10 },
+    }
+}
+
+#[test]
+fn account_snapshots_reconcile_fills_by_ledger() {
+    let mut h = Harness::ready();
+    let id = h.place(Side::Sell, "100", "0.1").unwrap();
+    let i = last_intent(&h).id;
+    let Input::TxSucceeded(mut ok) = created(i, 555, vec![]) else { unreachable!() };
+    ok.ledger = 7;
+    h.feed(10, &Input::TxSucceeded(ok));
+    // A snapshot from before the offer was placed says nothing about it.
+    h.feed(11, &snapshot(6, vec![]));
+    assert_eq!(status(&h, id), OrderStatus::Open);
+    // 60 of 100 remain: 40 filled.
+    h.feed(12, &snapshot(8, vec![offer(555, "60")]));
+    let o = h.engine.orders().find(|o| o.id == id).copied().unwrap();
+    assert_eq!((o.status, o.filled), (OrderStatus::PartiallyFilled, a("40")));
+    // Gone from the book, and no cancel in flight: filled.
+    h.feed(13, &snapshot(9, vec![]));
+    let o = h.engine.orders().find(|o| o.id == id).copied().unwrap();
+    assert_eq!((o.status, o.filled), (OrderStatus::Filled, a("100")));
+    assert!(h.engine.check_aggregates().is_ok());
+}
+
+#[test]
+fn an_unknown_offer_on_our_account_locks_down_and_is_cancelled() {
+    let mut h = Harness::ready();
+    let id = h.place(Side::Sell, "100", "0.1").unwrap();
+    let i = last_intent(&h).id;
+    // While our transaction is in flight an offer we do not know may be ours: no alarm yet.
+    h.feed(10, &submitted(i));
+    assert!(h.feed(11, &snapshot(7, vec![offer(999, "5")])).iter().all(|o| !matches!(o, Output::Incident(_))));
+    h.feed(12, &created(i, 555, vec![]));
+    let out = h.feed(13, &snapshot(8, vec![offer(555, "100"), offer(999, "5")]));
+    assert!(matches!(out.first(), Some(Output::Incident(inc)) if inc.priority == 0 && inc.kind == 201), "{out:?}");
+    assert!(h.engine.is_locked_down());
+    let cancelled: Vec<i64> = intents_of(&out).iter().flat_map(|i| i.ops.iter().map(|o| o.offer_id)).collect();
+    assert!(cancelled.contains(&555) && cancelled.contains(&999), "{cancelled:?}");
+    assert_eq!(status(&h, id), OrderStatus::PendingCancel);
+}
+
+fn intents_of(out: &[Output]) -> Vec<starlog_engine::outputs::Intent> {
+    out.iter()
+        .filter_map(|x| match x {
+            Output::Intent(i) => Some(i.clone()),
+            _ => None,
+        })
+        .collect()
 }
