@@ -91,6 +91,7 @@ fn account(xlm: &str, usd_amount: &str) -> Input {
     };
     Input::Account(AccountSnapshot {
         account: [9; 32],
+        ledger: 1,
         sequence: 1,
         subentry_count: 1,
         num_sponsoring: 0,
