@@ -44,6 +44,7 @@ pub mod risk;
 pub mod state_hash;
 pub mod strategy;
 pub mod throttle;
+pub mod twap;
 
 pub use amount::{AMOUNT_DECIMALS, AMOUNT_STROOPS_MAX, Amount, STROOPS_PER_UNIT, SignedAmount};
 pub use asset::{AccountId, Asset, AssetCode4, AssetCode12, Pair};
