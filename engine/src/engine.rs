@@ -62,6 +62,9 @@ pub mod control {
     pub const UNLOCK: u16 = 7;
 }
 
+/// Days for the daily loss limit are UTC days of event time.
+pub const NS_PER_DAY: i64 = 86_400 * 1_000_000_000;
+
 /// A transaction carries at most this many operations.
 pub const TX_OPS_MAX: usize = 100;
 
@@ -128,6 +131,18 @@ struct Exposure {
     asks: BTreeMap<Price, u32>,
 }
 
+/// Money on one pair since the session started: counter received minus paid, and the base
+/// position. Marked at a price, their sum is the profit or loss — whatever the cost method.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+struct PairPnl {
+    cash_counter_stroops: i128,
+    position_base_stroops: i128,
+    /// Last fill price, the mark when the book has no mid.
+    last_price: Option<Price>,
+    /// Id of the last trade applied from the pair's trades stream (duplicates are ignored).
+    last_trade_id: u128,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Session {
     account: AccountId,
@@ -149,6 +164,12 @@ pub struct Engine {
     /// Per pair, our open orders' aggregates; and the count of all open orders.
     exposure: Vec<Exposure>,
     open_total: u32,
+    pnl: Vec<PairPnl>,
+    /// Offer id → our order.
+    offers: BTreeMap<i64, u64>,
+    /// The UTC day (of event time) and the marked PnL when it began.
+    day: i64,
+    day_start_pnl_stroops: i128,
     /// Each intent's operations, in order: (order id, whether the operation cancels it).
     intents: BTreeMap<u64, Vec<(u64, bool)>>,
     throttler: Throttler,
@@ -177,6 +198,10 @@ impl Engine {
             orders: BTreeMap::new(),
             exposure: Vec::new(),
             open_total: 0,
+            pnl: Vec::new(),
+            offers: BTreeMap::new(),
+            day: i64::MIN,
+            day_start_pnl_stroops: 0,
             intents: BTreeMap::new(),
             throttler: Throttler::new(config.throttle, 1).map_err(ConfigError::Throttle)?,
             incidents: IncidentClassifier::new(config.incidents).map_err(ConfigError::Incidents)?,
@@ -199,6 +224,11 @@ impl Engine {
             return;
         }
         self.now_ns = timestamp_ns;
+        let day = timestamp_ns.div_euclid(NS_PER_DAY);
+        if day != self.day {
+            self.day = day;
+            self.day_start_pnl_stroops = self.pnl_stroops();
+        }
         let quote_after = matches!(
             input,
             ArchivedInput::Book(_)
@@ -262,9 +292,7 @@ impl Engine {
                 }
                 self.intents.remove(&t.intent.to_native());
             }
-            // Trades (fills seen on the streams) attach here next; until then they are
-            // journaled and change nothing (the transaction result carries the fills on arrival).
-            (ArchivedInput::Trade(_), Some(_)) => {}
+            (ArchivedInput::Trade(t), Some(_)) => self.trade(seq, t, out),
         }
     }
 
@@ -280,6 +308,7 @@ impl Engine {
         }
         self.books = vec![Book::new(); pairs.len()];
         self.exposure = vec![Exposure::default(); pairs.len()];
+        self.pnl = vec![PairPnl::default(); pairs.len()];
         self.validation = level;
         self.session = Some(Session {
             account: AccountId::from_bytes(s.account),
@@ -379,11 +408,10 @@ impl Engine {
                 }
             };
             if filled_base > o.filled {
-                let mut now = o;
-                now.filled = filled_base;
-                self.track(&o, false);
-                self.track(&now, true);
-                self.orders.insert(o.id, now);
+                // Fills of a resting offer happen at its price.
+                let base = i128::from(filled_base.stroops() - o.filled.stroops());
+                let counter = base * i128::from(o.price.n()) / i128::from(o.price.d());
+                self.credit_fill(o.id, base, counter);
                 let event = if filled_base >= o.amount { OrderEvent::FinalFill } else { OrderEvent::PartialFill };
                 self.order_event(o.id, event, out);
             }
@@ -560,7 +588,11 @@ impl Engine {
             inventory_if_filled: SignedAmount::from_stroops(
                 i64::try_from(exposure.inventory_stroops).map_err(|_| RejectCode::AmountOverflow)?,
             ),
-            loss_today: Amount::ZERO,
+            loss_today: Amount::from_stroops(
+                i64::try_from((self.day_start_pnl_stroops - self.pnl_stroops()).clamp(0, i128::from(i64::MAX)))
+                    .unwrap_or(i64::MAX),
+            )
+            .unwrap_or(Amount::MAX),
         };
         // Engine state first (so a halted engine spends no throttle tokens), then the throttle,
         // then risk (check_order runs its own stages), then balances and reserves.
@@ -660,6 +692,101 @@ impl Engine {
         self.now_ns
     }
 
+    /// A trade on a pair's stream: if one side is a resting offer of ours (accepted in an earlier
+    /// ledger: fills on arrival came with the transaction result), it is a fill at that offer.
+    /// Trades already applied (by id) are ignored, so a resumed stream cannot fill twice.
+    fn trade(&mut self, seq: u64, t: &crate::events::ArchivedTrade, out: &mut Vec<Output>) {
+        let pair = usize::from(t.pair.to_native());
+        let id = t.id.to_native();
+        let Some(p) = self.pnl.get_mut(pair) else {
+            out.push(refuse(seq, refused::UNKNOWN_PAIR));
+            return;
+        };
+        if id <= p.last_trade_id {
+            return;
+        }
+        p.last_trade_id = id;
+        let ledger = t.ledger.to_native();
+        for offer in [t.base_offer_id.to_native(), t.counter_offer_id.to_native()] {
+            let Some(&order) = self.offers.get(&offer) else { continue };
+            let Some(o) = self.orders.get(&order).copied() else { continue };
+            if usize::from(o.pair) != pair || ledger <= o.accepted_ledger || !o.status.is_on_book() {
+                continue;
+            }
+            let base = i128::from(t.base_amount_stroops.to_native());
+            let counter = i128::from(t.counter_amount_stroops.to_native());
+            self.credit_fill(order, base, counter);
+            let Some(now) = self.orders.get(&order).copied() else { continue };
+            if now.filled > o.filled {
+                let event = if now.filled >= now.amount { OrderEvent::FinalFill } else { OrderEvent::PartialFill };
+                self.order_event(order, event, out);
+            }
+        }
+    }
+
+    /// Book a fill of `base` (at most what remains) for `counter` against an order: its filled
+    /// amount, its pair's aggregates, and the pair's cash and position.
+    fn credit_fill(&mut self, order: u64, base: i128, counter: i128) {
+        let Some(o) = self.orders.get(&order).copied() else { return };
+        let remaining = i128::from(o.amount.stroops()) - i128::from(o.filled.stroops());
+        let clamped = base.clamp(0, remaining);
+        if clamped == 0 {
+            return;
+        }
+        // A report of more than remains (overlapping sources) is cut to the remainder, its
+        // counter amount in proportion.
+        let counter = if clamped < base { counter * clamped / base } else { counter };
+        let base = clamped;
+        let mut now = o;
+        let filled = o.filled.stroops().saturating_add(i64::try_from(base).unwrap_or(0));
+        now.filled = Amount::from_stroops(filled).unwrap_or(o.amount);
+        if !o.status.is_terminal() {
+            self.track(&o, false);
+            self.track(&now, true);
+        }
+        self.orders.insert(order, now);
+        if let Some(p) = self.pnl.get_mut(usize::from(o.pair)) {
+            let counter = counter.max(0);
+            match o.side {
+                Side::Buy => {
+                    p.position_base_stroops += base;
+                    p.cash_counter_stroops -= counter;
+                }
+                Side::Sell => {
+                    p.position_base_stroops -= base;
+                    p.cash_counter_stroops += counter;
+                }
+            }
+            p.last_price = Price::approximate(counter.unsigned_abs(), base.unsigned_abs()).ok().or(Some(o.price));
+        }
+    }
+
+    /// Profit or loss since the session began, in counter stroops, every position marked at its
+    /// book's mid (or the last fill price when there is no two-sided book).
+    pub fn pnl_stroops(&self) -> i128 {
+        let mut total = 0i128;
+        for (i, p) in self.pnl.iter().enumerate() {
+            total += p.cash_counter_stroops;
+            if p.position_base_stroops == 0 {
+                continue;
+            }
+            let book = self.books.get(i);
+            let mark = match (book.and_then(Book::best_bid), book.and_then(Book::best_ask)) {
+                (Some(b), Some(a)) => {
+                    let (bn, bd) = (i128::from(b.n()), i128::from(b.d()));
+                    let (an, ad) = (i128::from(a.n()), i128::from(a.d()));
+                    Some((bn * ad + an * bd, 2 * bd * ad))
+                }
+                _ => p.last_price.map(|x| (i128::from(x.n()), i128::from(x.d()))),
+            };
+            if let Some((m, d)) = mark {
+                // |position| < 2^63 and m < 2^63: the product stays below 2^127.
+                total += p.position_base_stroops * m / d;
+            }
+        }
+        total
+    }
+
     /// Add an open order to (or remove it from) its pair's aggregates.
     fn track(&mut self, o: &Order, add: bool) {
         let Some(e) = self.exposure.get_mut(usize::from(o.pair)) else { return };
@@ -722,27 +849,25 @@ impl Engine {
                 self.order_event(order, OrderEvent::Cancelled, out);
                 continue;
             }
-            let filled: i128 = result
-                .claims
-                .iter()
-                .map(|c| {
-                    i128::from(if o.side == Side::Sell {
-                        c.amount_bought_stroops.to_native()
-                    } else {
-                        c.amount_sold_stroops.to_native()
-                    })
-                })
-                .sum();
-            let filled = Amount::from_stroops(i64::try_from(filled).unwrap_or(i64::MAX)).unwrap_or(Amount::MAX);
-            let mut now = o;
-            now.filled = o.filled.checked_add(filled).unwrap_or(o.amount).min(o.amount);
-            now.offer_id = result.offer_id.to_native();
-            now.accepted_ledger = t.ledger.to_native();
-            if !o.status.is_terminal() {
-                self.track(&o, false);
-                self.track(&now, true);
+            // What crossed on arrival: our order sold what each crossed offer bought, and got
+            // what it sold. In base and counter: a sell sells base, a buy sells counter.
+            let (mut base, mut counter) = (0i128, 0i128);
+            for c in result.claims.iter() {
+                let gave = i128::from(c.amount_bought_stroops.to_native());
+                let got = i128::from(c.amount_sold_stroops.to_native());
+                let (b, q) = if o.side == Side::Sell { (gave, got) } else { (got, gave) };
+                base += b;
+                counter += q;
             }
-            self.orders.insert(order, now);
+            self.credit_fill(order, base, counter);
+            if let Some(x) = self.orders.get_mut(&order) {
+                x.offer_id = result.offer_id.to_native();
+                x.accepted_ledger = t.ledger.to_native();
+            }
+            if result.offer_id.to_native() != 0 {
+                self.offers.insert(result.offer_id.to_native(), order);
+            }
+            let filled = self.orders.get(&order).map_or(Amount::ZERO, |x| x.filled);
             let event = match (&result.effect, filled.is_zero()) {
                 (Effect::Created | Effect::Updated, true) => OrderEvent::AcceptResting,
                 (Effect::Created | Effect::Updated, false) => OrderEvent::AcceptPartiallyFilled,
@@ -836,6 +961,7 @@ impl Engine {
                         b.release(&ended_order.commitment);
                     }
                     self.track(&ended_order, false);
+                    self.offers.remove(&ended_order.offer_id);
                 }
             }
             Err(e) => out.push(Output::InvalidTransition(crate::outputs::InvalidTransitionOut {
@@ -908,6 +1034,9 @@ impl Engine {
         self.balances.hash(&mut h);
         self.exposure.hash(&mut h);
         self.open_total.hash(&mut h);
+        self.pnl.hash(&mut h);
+        self.offers.hash(&mut h);
+        (self.day, self.day_start_pnl_stroops).hash(&mut h);
         self.orders.len().hash(&mut h);
         for o in self.orders.values() {
             o.hash(&mut h);

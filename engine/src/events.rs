@@ -197,6 +197,10 @@ pub struct BookSnapshot {
 #[rkyv(derive(Debug))]
 pub struct Trade {
     pub pair: u16,
+    /// Horizon's paging token `TOID-INDEX` as `TOID << 32 | INDEX`: unique, increasing per stream.
+    pub id: u128,
+    /// The ledger the trade happened in.
+    pub ledger: u32,
     pub ledger_close_time: i64,
     /// Counter per base.
     pub price: WirePrice,

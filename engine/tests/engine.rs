@@ -5,7 +5,8 @@ use proptest::prelude::*;
 use starlog_engine::engine::{Engine, EngineConfig, refused};
 use starlog_engine::events::{
     AccountSnapshot, Balance, BookSnapshot, Claim, Command, Input, Level, OfferEffect, OfferSnapshot, OpResult,
-    OperatorCommand, SecurityEvent, SessionStart, Timer, TxFailed, TxSubmitted, TxSucceeded, WireAsset, WirePrice,
+    OperatorCommand, SecurityEvent, SessionStart, Timer, Trade, TxFailed, TxSubmitted, TxSucceeded, WireAsset,
+    WirePrice,
 };
 use starlog_engine::incident::IncidentConfig;
 use starlog_engine::outputs::{Decision, Output};
@@ -642,4 +643,72 @@ fn intents_of(out: &[Output]) -> Vec<starlog_engine::outputs::Intent> {
             _ => None,
         })
         .collect()
+}
+
+fn trade(id: u128, ledger: u32, offer: i64, base: &str, counter: &str) -> Input {
+    Input::Trade(Trade {
+        pair: 0,
+        id,
+        ledger,
+        ledger_close_time: 0,
+        price: WirePrice { n: 1, d: 10 },
+        base_amount_stroops: a(base).stroops(),
+        counter_amount_stroops: a(counter).stroops(),
+        base_is_seller: true,
+        base_offer_id: offer,
+        counter_offer_id: 4242,
+        base_account: [9; 32],
+        counter_account: [7; 32],
+    })
+}
+
+fn rest_at(h: &mut Harness, ts: i64, side: Side, amount: &str, price: &str, offer_id: i64, ledger: u32) -> u64 {
+    let id = h.place(side, amount, price).unwrap();
+    let i = last_intent(h).id;
+    let Input::TxSucceeded(mut ok) = created(i, offer_id, vec![]) else { unreachable!() };
+    ok.ledger = ledger;
+    h.feed(ts, &Input::TxSucceeded(ok));
+    id
+}
+
+#[test]
+fn trades_on_our_resting_offers_are_fills_counted_once() {
+    let mut h = Harness::ready();
+    let id = rest_at(&mut h, 10, Side::Sell, "100", "0.1", 555, 7);
+    let filled = |h: &Harness| h.engine.orders().find(|o| o.id == id).map(|o| (o.status, o.filled)).unwrap();
+    // The ledger that put it on the book: those crossings came with the result.
+    h.feed(11, &trade(10, 7, 555, "30", "3"));
+    assert_eq!(filled(&h), (OrderStatus::Open, Amount::ZERO));
+    h.feed(12, &trade(11, 8, 555, "30", "3"));
+    assert_eq!(filled(&h), (OrderStatus::PartiallyFilled, a("30")));
+    // A resumed stream repeats a trade: ignored.
+    h.feed(13, &trade(11, 8, 555, "30", "3"));
+    assert_eq!(filled(&h).1, a("30"));
+    // Someone else's trade.
+    h.feed(14, &trade(12, 8, 777, "50", "5"));
+    assert_eq!(filled(&h).1, a("30"));
+    // More than remains is cut to the remainder.
+    h.feed(15, &trade(13, 9, 555, "100", "10"));
+    assert_eq!(filled(&h), (OrderStatus::Filled, a("100")));
+    // Sold 100 XLM for 3 + 7 USD: short 100 XLM, +10 USD; marked at the 0.1 mid, flat.
+    assert_eq!(h.engine.pnl_stroops(), 0);
+    assert!(h.engine.check_aggregates().is_ok());
+}
+
+#[test]
+fn the_daily_loss_limit_uses_marked_pnl_and_resets_each_day() {
+    let mut h = Harness::ready();
+    let id = rest_at(&mut h, 10, Side::Buy, "1000", "0.1", 600, 7);
+    // The offer is gone from the book in ledger 8: bought 1000 XLM for 100 USD.
+    h.feed(11, &snapshot(8, vec![]));
+    assert_eq!(status(&h, id), OrderStatus::Filled);
+    assert_eq!(h.engine.pnl_stroops(), 0, "marked at the 0.1 mid");
+    // The market falls to 0.09: 1000 × 0.01 = 10 USD lost.
+    h.feed(12, &book((89, 1000), (91, 1000)));
+    assert_eq!(h.engine.pnl_stroops(), -a("10").stroops() as i128);
+    h.feed(13, &operator(Command::SetLimit { limit: 7, value: a("7").stroops() }));
+    assert_eq!(h.place(Side::Sell, "1", "0.09"), Err(RejectCode::DailyLossMax));
+    // A new UTC day: the loss so far is yesterday's.
+    h.feed(starlog_engine::engine::NS_PER_DAY + 1, &Input::Timer(Timer {}));
+    assert!(h.place(Side::Sell, "1", "0.09").is_ok());
 }
