@@ -279,18 +279,10 @@ impl Engine {
             }
             (ArchivedInput::TxSucceeded(t), Some(_)) => self.tx_succeeded(seq, t, out),
             (ArchivedInput::TxFailed(t), Some(_)) => {
-                for (order, cancel) in self.intent_ops(seq, t.intent.to_native(), out) {
-                    let event = if cancel { OrderEvent::CancelReject } else { OrderEvent::Reject };
-                    self.order_event(order, event, out);
-                }
-                self.intents.remove(&t.intent.to_native());
+                self.settle(seq, t.intent.to_native(), OrderEvent::Reject, out);
             }
             (ArchivedInput::TxExpired(t), Some(_)) => {
-                for (order, cancel) in self.intent_ops(seq, t.intent.to_native(), out) {
-                    let event = if cancel { OrderEvent::CancelReject } else { OrderEvent::Expire };
-                    self.order_event(order, event, out);
-                }
-                self.intents.remove(&t.intent.to_native());
+                self.settle(seq, t.intent.to_native(), OrderEvent::Expire, out);
             }
             (ArchivedInput::Trade(t), Some(_)) => self.trade(seq, t, out),
         }
@@ -812,6 +804,27 @@ impl Engine {
         }
     }
 
+    /// A result proves the submission even if its "submitted" record was lost (a crash
+    /// between journaling the intent and journaling the send).
+    fn implied_submit(&mut self, order: u64, out: &mut Vec<Output>) {
+        if self.orders.get(&order).is_some_and(|o| o.status == OrderStatus::PendingSubmit) {
+            self.order_event(order, OrderEvent::Submit, out);
+        }
+    }
+
+    /// A transaction that failed or expired: its new orders end with `event`, its cancels fail.
+    fn settle(&mut self, seq: u64, intent: u64, event: OrderEvent, out: &mut Vec<Output>) {
+        for (order, cancel) in self.intent_ops(seq, intent, out) {
+            if cancel {
+                self.order_event(order, OrderEvent::CancelReject, out);
+            } else {
+                self.implied_submit(order, out);
+                self.order_event(order, event, out);
+            }
+        }
+        self.intents.remove(&intent);
+    }
+
     /// The operations of an intent; an unknown intent is refused.
     fn intent_ops(&self, seq: u64, intent: u64, out: &mut Vec<Output>) -> Vec<(u64, bool)> {
         match self.intents.get(&intent) {
@@ -838,11 +851,8 @@ impl Engine {
         }
         self.intents.remove(&intent);
         for (&(order, cancel), result) in ops.iter().zip(t.ops.iter()) {
-            let Some(o) = self.orders.get(&order).copied() else { continue };
-            // A result proves the submission even if its "submitted" record was lost (a crash
-            // between journaling the intent and journaling the send).
-            if !cancel && o.status == OrderStatus::PendingSubmit {
-                self.order_event(order, OrderEvent::Submit, out);
+            if !cancel {
+                self.implied_submit(order, out);
             }
             let Some(o) = self.orders.get(&order).copied() else { continue };
             if cancel {

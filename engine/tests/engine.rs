@@ -712,3 +712,62 @@ fn the_daily_loss_limit_uses_marked_pnl_and_resets_each_day() {
     h.feed(starlog_engine::engine::NS_PER_DAY + 1, &Input::Timer(Timer {}));
     assert!(h.place(Side::Sell, "1", "0.09").is_ok());
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Once the result of an order's transaction arrives, the order is in exactly the status
+    /// the result says: failed → rejected, expired → expired, deleted on arrival → filled,
+    /// created → resting (open, or partially filled) — whatever the interleaving with other
+    /// orders' results and with submissions.
+    #[test]
+    fn every_result_settles_its_order(plan in prop::collection::vec((0u8..4, any::<bool>(), 1i64..50), 1..30)) {
+        let mut h = Harness::ready();
+        let mut expected = Vec::new();
+        let mut ts = 10;
+        for (k, (outcome, announce, amount)) in plan.iter().enumerate() {
+            ts += 1;
+            let Ok(id) = h.place(Side::Sell, &format!("{amount}"), "0.1") else { continue };
+            let intent = last_intent(&h).id;
+            if *announce {
+                h.feed(ts, &submitted(intent));
+            }
+            ts += 1;
+            let (input, status) = match outcome {
+                0 => (Input::TxFailed(TxFailed { intent, hash: [1; 32], tx_code: -1, op_codes: vec![-7] }), OrderStatus::Rejected),
+                1 => (Input::TxExpired(starlog_engine::events::TxExpired { intent, hash: [1; 32] }), OrderStatus::Expired),
+                2 => (
+                    Input::TxSucceeded(TxSucceeded {
+                        intent,
+                        hash: [1; 32],
+                        ledger: 3,
+                        fee_charged_stroops: 100,
+                        ops: vec![OpResult {
+                            effect: OfferEffect::Deleted,
+                            offer_id: 0,
+                            remaining_stroops: 0,
+                            claims: vec![Claim {
+                                seller: [6; 32],
+                                offer_id: 1,
+                                asset_sold: WireAsset::from(usd()),
+                                amount_sold_stroops: amount * 1_000_000,
+                                asset_bought: WireAsset::from(Asset::Native),
+                                amount_bought_stroops: amount * 10_000_000,
+                            }],
+                        }],
+                    }),
+                    OrderStatus::Filled,
+                ),
+                _ => (created(intent, 10_000 + k as i64, vec![]), OrderStatus::Open),
+            };
+            h.feed(ts, &input);
+            expected.push((id, status));
+        }
+        for (id, status) in expected {
+            prop_assert_eq!(h.engine.orders().find(|o| o.id == id).map(|o| o.status), Some(status));
+        }
+        prop_assert!(h.engine.check_aggregates().is_ok());
+        // Nothing invalid was recorded along the way.
+        prop_assert!(!h.out.iter().any(|o| matches!(o, Output::InvalidTransition(_))));
+    }
+}
