@@ -12,11 +12,13 @@ use starlog_adapters::core_loop::CoreLoop;
 use starlog_benches::{Latency, fmt_rate, rate};
 use starlog_engine::engine::{Engine, EngineConfig};
 use starlog_engine::events::{
-    AccountSnapshot, Balance, BookSnapshot, Input, Level, SessionStart, WireAsset, WirePrice, access, to_bytes,
+    AccountSnapshot, Balance, BookSnapshot, Input, Level, SessionStart, Timer, Trade, WireAsset, WirePrice, access,
+    to_bytes,
 };
 use starlog_engine::incident::IncidentConfig;
 use starlog_engine::outputs::Output;
 use starlog_engine::risk::{RiskLimits, Side, ValidationLevel};
+use starlog_engine::strategy::{MarketMaker, MarketMakerParams};
 use starlog_engine::throttle::{LimitConfig, ThrottleConfig};
 use starlog_engine::{Amount, Asset, Pair, Price};
 use starlog_journal::Durability;
@@ -157,8 +159,68 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
+/// A realistic mix, archived as the journal holds it: per 100 inputs, 70 book snapshots of 5
+/// levels a side, 24 trades (none ours), 5 timers, 1 account snapshot; the market maker quoting.
+fn mixed_inputs(n: u64) -> Vec<rkyv::util::AlignedVec> {
+    let level = |n: i64| Level { price: WirePrice { n: n as i32, d: 100_000 }, amount_stroops: 1_000_000_000 };
+    (0..n)
+        .map(|i| {
+            let k = (i % 11) as i64;
+            let input = match i % 100 {
+                0 => setup_inputs().pop().expect("account"),
+                1..=5 => Input::Timer(Timer {}),
+                6..=29 => Input::Trade(Trade {
+                    pair: 0,
+                    id: u128::from(i),
+                    ledger: (i / 50) as u32 + 2,
+                    ledger_close_time: 0,
+                    price: WirePrice { n: 10_000, d: 100_000 },
+                    base_amount_stroops: 10_000_000,
+                    counter_amount_stroops: 1_000_000,
+                    base_is_seller: i % 2 == 0,
+                    base_offer_id: 1_000_000 + i as i64,
+                    counter_offer_id: 2_000_000 + i as i64,
+                    base_account: [1; 32],
+                    counter_account: [2; 32],
+                }),
+                _ => Input::Book(BookSnapshot {
+                    pair: 0,
+                    bids: (0..5).map(|j| level(9_990 - j * 3 - k)).collect(),
+                    asks: (0..5).map(|j| level(10_010 + j * 3 + k)).collect(),
+                }),
+            };
+            to_bytes(&input).expect("ser")
+        })
+        .collect()
+}
+
 fn report() {
     println!("\n== engine report (one run) ==");
+    let mixed = mixed_inputs(100_000);
+    let mut e = engine();
+    e.set_strategy(Box::new(MarketMaker::new(MarketMakerParams {
+        pair: 0,
+        spread_bps: 40,
+        levels: 3,
+        level_spacing_bps: 10,
+        order_amount: Amount::from_stroops(100_000_000).expect("amount"),
+        refresh_tolerance_bps: 15,
+        inventory_skew_pct: 50,
+    })));
+    let mut out = Vec::with_capacity(64);
+    let mut h_mixed = Latency::new("apply mixed input (MM quoting)");
+    let started = Instant::now();
+    for round in 0..3u64 {
+        for (i, bytes) in mixed.iter().enumerate() {
+            let seq = 10 + round * 100_000 + i as u64;
+            let t = Instant::now();
+            e.apply(seq, seq as i64 * 1_000, access(bytes).expect("access"), &mut out);
+            h_mixed.record(t.elapsed());
+            out.clear();
+        }
+    }
+    let mixed_total = started.elapsed();
+    println!("{}   ({} events/s)", h_mixed.line(), fmt_rate(rate(300_000, mixed_total.as_nanos() as u64)));
     let books: Vec<_> = (0..64).map(|i| to_bytes(&book_input(i)).expect("ser")).collect();
     let mut e = engine();
     let mut out = Vec::with_capacity(16);
