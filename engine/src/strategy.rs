@@ -94,12 +94,21 @@ pub struct MarketMaker {
     asks: Vec<Option<u64>>,
     /// Slots of the actions pushed by the last `on_input`, in order.
     pending: Vec<(Side, usize)>,
+    /// The mid (m, d) the quotes were last checked against: with every slot filled and the mid
+    /// unchanged there is nothing to do, and the targets are not recomputed.
+    checked_mid: Option<(u128, u128)>,
 }
 
 impl MarketMaker {
     pub fn new(params: MarketMakerParams) -> MarketMaker {
         let levels = params.levels as usize;
-        MarketMaker { params, bids: vec![None; levels], asks: vec![None; levels], pending: Vec::new() }
+        MarketMaker {
+            params,
+            bids: vec![None; levels],
+            asks: vec![None; levels],
+            pending: Vec::new(),
+            checked_mid: None,
+        }
     }
 
     /// The target price of `level` on `side` around `mid = m/d`.
@@ -155,6 +164,11 @@ impl Strategy for MarketMaker {
         // mid = (bn/bd + an/ad) / 2 = (bn·ad + an·bd) / (2·bd·ad), exact in u128.
         let (bn, bd, an, ad) = (bid.n() as u128, bid.d() as u128, ask.n() as u128, ask.d() as u128);
         let (m, d) = (bn * ad + an * bd, 2 * bd * ad);
+        let all_quoted = self.bids.iter().chain(self.asks.iter()).all(Option::is_some);
+        if all_quoted && self.checked_mid == Some((m, d)) {
+            return;
+        }
+        self.checked_mid = Some((m, d));
         let (bid_size, ask_size) = self.sizes(engine, m, d);
         let tolerance = u128::from(self.params.refresh_tolerance_bps);
         for (side, size) in [(Side::Buy, bid_size), (Side::Sell, ask_size)] {
@@ -198,5 +212,6 @@ impl Strategy for MarketMaker {
         self.params.hash(h);
         self.bids.hash(h);
         self.asks.hash(h);
+        self.checked_mid.hash(h);
     }
 }
