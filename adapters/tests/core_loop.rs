@@ -183,22 +183,7 @@ fn outputs_lost_in_a_crash_are_regenerated_once() {
     let complete = output_records(dir.path());
     assert!(complete.len() >= 4);
     // The crash: the last two output records never reached the journal.
-    let cut = tempfile::tempdir().unwrap();
-    copy_dir(&dir.path().join(INPUT_DIR), &cut.path().join(INPUT_DIR));
-    std::fs::create_dir_all(cut.path().join(OUTPUT_DIR)).unwrap();
-    {
-        let opts = starlog_journal::JournalOptions {
-            segment_size_bytes: SEGMENT,
-            durability: Durability::None,
-            sync_hook: None,
-        };
-        let (mut w, _) = starlog_journal::JournalWriter::open(cut.path().join(OUTPUT_DIR), opts).unwrap();
-        let r = JournalReader::open(dir.path().join(OUTPUT_DIR)).unwrap();
-        for rec in r.iter().map(|x| x.unwrap()).take(complete.len() - 2) {
-            w.append(rec.kind, rec.timestamp_ns, rec.payload).unwrap();
-        }
-        w.commit().unwrap();
-    }
+    let cut = crashed_copy(dir.path(), complete.len() - 2);
     let core = CoreLoop::open(cut.path(), engine(), Durability::None, SEGMENT).unwrap();
     drop(core);
     assert_eq!(output_records(cut.path()), complete, "regenerated exactly the missing outputs");
@@ -215,25 +200,27 @@ fn resuming_with_an_engine_that_disagrees_with_the_journal_is_refused() {
     // compares them with the journaled ones: an engine whose incident thresholds differ
     // classifies the auth failures differently.
     let complete = output_records(dir.path());
-    let cut = tempfile::tempdir().unwrap();
-    copy_dir(&dir.path().join(INPUT_DIR), &cut.path().join(INPUT_DIR));
-    {
-        let opts = starlog_journal::JournalOptions {
-            segment_size_bytes: SEGMENT,
-            durability: Durability::None,
-            sync_hook: None,
-        };
-        let (mut w, _) = starlog_journal::JournalWriter::open(cut.path().join(OUTPUT_DIR), opts).unwrap();
-        let r = JournalReader::open(dir.path().join(OUTPUT_DIR)).unwrap();
-        for rec in r.iter().map(|x| x.unwrap()).take(complete.len() - 1) {
-            w.append(rec.kind, rec.timestamp_ns, rec.payload).unwrap();
-        }
-        w.commit().unwrap();
-    }
+    let cut = crashed_copy(dir.path(), complete.len() - 1);
     let strict = IncidentConfig { auth_failures_max: 2, ..IncidentConfig::DEFAULT };
     let err = CoreLoop::open(cut.path(), Engine::new(config(strict)).unwrap(), Durability::None, SEGMENT).unwrap_err();
     assert!(matches!(err, CoreError::Divergence { .. }), "{err}");
     assert!(err.to_string().contains("restart diverged"), "{err}");
+}
+
+/// A copy of the session in `dir` as a crash would leave it: every input, but only the first
+/// `keep` output records.
+fn crashed_copy(dir: &Path, keep: usize) -> tempfile::TempDir {
+    let cut = tempfile::tempdir().unwrap();
+    copy_dir(&dir.join(INPUT_DIR), &cut.path().join(INPUT_DIR));
+    let opts =
+        starlog_journal::JournalOptions { segment_size_bytes: SEGMENT, durability: Durability::None, sync_hook: None };
+    let (mut w, _) = starlog_journal::JournalWriter::open(cut.path().join(OUTPUT_DIR), opts).unwrap();
+    let r = JournalReader::open(dir.join(OUTPUT_DIR)).unwrap();
+    for rec in r.iter().map(|x| x.unwrap()).take(keep) {
+        w.append(rec.kind, rec.timestamp_ns, rec.payload).unwrap();
+    }
+    w.commit().unwrap();
+    cut
 }
 
 fn copy_dir(from: &Path, to: &Path) {

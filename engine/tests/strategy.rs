@@ -1,23 +1,14 @@
 //! The market maker inside the engine: quotes around the mid through every check, refreshes
 //! when the mid moves beyond tolerance, skews sizes against inventory, and is deterministic.
 
-use starlog_engine::engine::{Engine, EngineConfig};
-use starlog_engine::events::{
-    AccountSnapshot, Balance, BookSnapshot, Input, Level, OfferEffect, OpResult, SessionStart, Timer, TxSucceeded,
-    WireAsset, WirePrice,
-};
-use starlog_engine::incident::IncidentConfig;
-use starlog_engine::outputs::{Intent, Output};
-use starlog_engine::risk::{RiskLimits, Side, ValidationLevel};
+use starlog_engine::events::{BookSnapshot, Input, Level, OfferEffect, OpResult, Timer, TxSucceeded, WirePrice};
+use starlog_engine::risk::Side;
 use starlog_engine::strategy::{MarketMaker, MarketMakerParams};
-use starlog_engine::throttle::ThrottleConfig;
-use starlog_engine::{Amount, Asset, OrderStatus, Pair, Price};
+use starlog_engine::{Amount, OrderStatus, Price};
 
-const ISSUER: &str = "GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN";
+mod support;
 
-fn usd() -> Asset {
-    format!("USD:{ISSUER}").parse().unwrap()
-}
+use support::{H, account, engine_with, intents, session};
 
 fn params() -> MarketMakerParams {
     MarketMakerParams {
@@ -31,77 +22,6 @@ fn params() -> MarketMakerParams {
     }
 }
 
-fn engine(p: MarketMakerParams) -> Engine {
-    let mut e = Engine::new(EngineConfig {
-        risk: RiskLimits {
-            order_amount_stroops_max: 1_000_000_000_000,
-            order_notional_stroops_max: 1_000_000_000_000,
-            price_band_bps_max: 500,
-            open_orders_pair_max: 10,
-            open_orders_total_max: 10,
-            inventory_stroops_max: 1_000_000_000_000,
-            daily_loss_stroops_max: 1_000_000_000,
-        },
-        throttle: ThrottleConfig::DEFAULT,
-        validation: ValidationLevel::Strict,
-        incidents: IncidentConfig::DEFAULT,
-    })
-    .unwrap();
-    e.set_strategy(Box::new(MarketMaker::new(p)));
-    e
-}
-
-struct H {
-    e: Engine,
-    seq: u64,
-    out: Vec<Output>,
-}
-
-impl H {
-    fn feed(&mut self, ts: i64, input: &Input) -> Vec<Output> {
-        self.seq += 1;
-        let bytes = starlog_engine::events::to_bytes(input).unwrap();
-        let mut out = Vec::new();
-        self.e.apply(self.seq, ts, starlog_engine::events::access(&bytes).unwrap(), &mut out);
-        self.out.extend(out.iter().cloned());
-        out
-    }
-}
-
-fn session() -> Input {
-    let pair: Pair = format!("native/USD:{ISSUER}").parse().unwrap();
-    Input::SessionStart(SessionStart {
-        config_hash: [0; 32],
-        config: String::new(),
-        security_level: 1,
-        validation_level: 3,
-        seed: 1,
-        account: [9; 32],
-        pairs: vec![pair.into()],
-    })
-}
-
-fn account(xlm: &str, usd_amount: &str) -> Input {
-    let line = |asset: Asset, s: &str| Balance {
-        asset: WireAsset::from(asset),
-        balance_stroops: s.parse::<Amount>().unwrap().stroops(),
-        buying_liabilities_stroops: 0,
-        selling_liabilities_stroops: 0,
-        limit_stroops: i64::MAX,
-    };
-    Input::Account(AccountSnapshot {
-        account: [9; 32],
-        ledger: 1,
-        sequence: 1,
-        subentry_count: 1,
-        num_sponsoring: 0,
-        num_sponsored: 0,
-        base_reserve_stroops: 5_000_000,
-        balances: vec![line(Asset::Native, xlm), line(usd(), usd_amount)],
-        offers: vec![],
-    })
-}
-
 fn book(bid: i32, ask: i32) -> Input {
     Input::Book(BookSnapshot {
         pair: 0,
@@ -110,17 +30,8 @@ fn book(bid: i32, ask: i32) -> Input {
     })
 }
 
-fn intents(out: &[Output]) -> Vec<Intent> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::Intent(i) => Some(i.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
 fn started(p: MarketMakerParams, xlm: &str, usd_amount: &str) -> H {
-    let mut h = H { e: engine(p), seq: 0, out: Vec::new() };
+    let mut h = H::new(engine_with(Box::new(MarketMaker::new(p))));
     h.feed(1, &session());
     h.feed(2, &account(xlm, usd_amount));
     h

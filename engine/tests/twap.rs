@@ -4,25 +4,20 @@
 //! thing is deterministic.
 
 use proptest::prelude::*;
-use starlog_engine::engine::{Engine, EngineConfig};
+use starlog_engine::engine::Engine;
 use starlog_engine::events::{
-    AccountSnapshot, Balance, BookSnapshot, Claim, Input, Level, OfferEffect, OpResult, SessionStart, Timer,
-    TxSucceeded, WireAsset, WirePrice,
+    BookSnapshot, Claim, Input, Level, OfferEffect, OpResult, Timer, TxSucceeded, WireAsset, WirePrice,
 };
-use starlog_engine::incident::IncidentConfig;
 use starlog_engine::outputs::{Intent, Output};
-use starlog_engine::risk::{RiskLimits, Side, ValidationLevel};
-use starlog_engine::throttle::ThrottleConfig;
+use starlog_engine::risk::Side;
 use starlog_engine::twap::{Twap, TwapParams};
-use starlog_engine::{Amount, Asset, OrderStatus, Pair, Price};
+use starlog_engine::{Amount, Asset, OrderStatus, Price};
 
-const ISSUER: &str = "GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN";
+mod support;
+
+use support::{H, account, engine_with, intents, session, usd};
 /// The window of [`params`] starts at the first input at or after this time.
 const START: i64 = 1_000;
-
-fn usd() -> Asset {
-    format!("USD:{ISSUER}").parse().unwrap()
-}
 
 fn amount(s: &str) -> Amount {
     s.parse().unwrap()
@@ -47,83 +42,23 @@ fn params() -> TwapParams {
 }
 
 fn engine(p: TwapParams) -> Engine {
-    let mut e = Engine::new(EngineConfig {
-        risk: RiskLimits {
-            order_amount_stroops_max: 1_000_000_000_000,
-            order_notional_stroops_max: 1_000_000_000_000,
-            price_band_bps_max: 500,
-            open_orders_pair_max: 10,
-            open_orders_total_max: 10,
-            inventory_stroops_max: 1_000_000_000_000,
-            daily_loss_stroops_max: 1_000_000_000,
-        },
-        throttle: ThrottleConfig::DEFAULT,
-        validation: ValidationLevel::Strict,
-        incidents: IncidentConfig::DEFAULT,
-    })
-    .unwrap();
-    e.set_strategy(Box::new(Twap::new(p)));
-    e
+    engine_with(Box::new(Twap::new(p)))
 }
 
-struct H {
-    e: Engine,
-    seq: u64,
-    out: Vec<Output>,
+trait TwapHarness {
+    fn timer(&mut self, ts: i64) -> Vec<Output>;
+    /// Our orders, oldest first: (side, amount, price, status).
+    fn orders(&self) -> Vec<(Side, Amount, Price, OrderStatus)>;
 }
 
-impl H {
-    fn feed(&mut self, ts: i64, input: &Input) -> Vec<Output> {
-        self.seq += 1;
-        let bytes = starlog_engine::events::to_bytes(input).unwrap();
-        let mut out = Vec::new();
-        self.e.apply(self.seq, ts, starlog_engine::events::access(&bytes).unwrap(), &mut out);
-        self.out.extend(out.iter().cloned());
-        out
-    }
-
+impl TwapHarness for H {
     fn timer(&mut self, ts: i64) -> Vec<Output> {
         self.feed(ts, &Input::Timer(Timer {}))
     }
 
-    /// Our orders, oldest first: (side, amount, price, status).
     fn orders(&self) -> Vec<(Side, Amount, Price, OrderStatus)> {
         self.e.orders().map(|o| (o.side, o.amount, o.price, o.status)).collect()
     }
-}
-
-fn session() -> Input {
-    let pair: Pair = format!("native/USD:{ISSUER}").parse().unwrap();
-    Input::SessionStart(SessionStart {
-        config_hash: [0; 32],
-        config: String::new(),
-        security_level: 1,
-        validation_level: 3,
-        seed: 1,
-        account: [9; 32],
-        pairs: vec![pair.into()],
-    })
-}
-
-fn account(xlm: &str, usd_amount: &str) -> Input {
-    let line = |asset: Asset, s: &str| Balance {
-        asset: WireAsset::from(asset),
-        balance_stroops: amount(s).stroops(),
-        buying_liabilities_stroops: 0,
-        selling_liabilities_stroops: 0,
-        limit_stroops: i64::MAX,
-    };
-    Input::Account(AccountSnapshot {
-        account: [9; 32],
-        ledger: 1,
-        sequence: 1,
-        subentry_count: 1,
-        num_sponsoring: 0,
-        num_sponsored: 0,
-        base_reserve_stroops: 5_000_000,
-        balances: vec![line(Asset::Native, xlm), line(usd(), usd_amount)],
-        offers: vec![],
-    })
 }
 
 /// A book with a bid and an ask at `n/10000` each (either side may be missing).
@@ -139,15 +74,6 @@ fn book(bid: Option<i32>, ask: Option<i32>) -> Input {
 /// The usual book: best bid 0.099, best ask 0.101.
 fn usual_book() -> Input {
     book(Some(990), Some(1010))
-}
-
-fn intents(out: &[Output]) -> Vec<Intent> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::Intent(i) => Some(i.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Intents that place an order (cancels have amount 0).
@@ -203,7 +129,7 @@ fn cancelled(i: &Intent) -> Input {
 
 /// Session, account and book before the window starts: nothing is placed yet.
 fn started(p: TwapParams) -> H {
-    let mut h = H { e: engine(p), seq: 0, out: Vec::new() };
+    let mut h = H::new(engine(p));
     h.feed(1, &session());
     h.feed(2, &account("10000", "1000"));
     let out = h.feed(3, &usual_book());
@@ -371,7 +297,7 @@ fn an_order_in_flight_at_the_end_is_cancelled_once_it_rests() {
 
 #[test]
 fn without_a_book_nothing_is_placed_and_nothing_is_lost() {
-    let mut h = H { e: engine(params()), seq: 0, out: Vec::new() };
+    let mut h = H::new(engine(params()));
     h.feed(1, &session());
     h.feed(2, &account("10000", "1000"));
     for t in [1_000, 2_000] {
@@ -386,7 +312,7 @@ fn without_a_book_nothing_is_placed_and_nothing_is_lost() {
     assert_eq!(placements(&out)[0].ops[0].amount_stroops, 50_000_000);
 
     // Passive needs the ask.
-    let mut h = H { e: engine(TwapParams { aggressiveness_bps: 0, ..params() }), seq: 0, out: Vec::new() };
+    let mut h = H::new(engine(TwapParams { aggressiveness_bps: 0, ..params() }));
     h.feed(1, &session());
     h.feed(2, &account("10000", "1000"));
     h.feed(3, &book(Some(990), None));
@@ -400,7 +326,7 @@ fn without_a_book_nothing_is_placed_and_nothing_is_lost() {
 #[test]
 fn a_refused_slice_is_kept_and_placed_later() {
     // Not enough XLM for the first slice (2.5 + reserves): refused, kept, placed with the next.
-    let mut h = H { e: engine(params()), seq: 0, out: Vec::new() };
+    let mut h = H::new(engine(params()));
     h.feed(1, &session());
     h.feed(2, &account("2", "1000"));
     h.feed(3, &usual_book());
