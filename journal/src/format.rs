@@ -264,7 +264,7 @@ pub fn seal_frame_header(
 
 /// Decode and checksum the frame at `b[off..]` (`b` ends at the end of the segment or of the
 /// committed region).
-#[inline]
+#[inline(always)]
 pub fn check_frame(b: &[u8], off: usize) -> Result<Frame, FrameFault> {
     debug_assert!(off.is_multiple_of(FRAME_ALIGN));
     let Some(h) = b.get(off..off + FRAME_HEADER_LEN) else {

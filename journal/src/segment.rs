@@ -172,7 +172,7 @@ pub(crate) enum Step {
 /// Decode the frame at file offset `off` of `frames` (= file bytes `SEGMENT_HEADER_LEN..limit`)
 /// and check it against `cur`; on success advance `cur` and return the step. Context errors (a
 /// checksum-valid frame in the wrong place) are corruption, never a torn write.
-#[inline]
+#[inline(always)]
 pub(crate) fn step(path: &Path, frames: &[u8], off: &mut usize, cur: &mut Cursor, verify_chain: bool) -> Result<Step> {
     let here = *off;
     let rel = here - SEGMENT_HEADER_LEN;
