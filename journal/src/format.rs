@@ -251,14 +251,19 @@ pub fn seal_frame_header(
     prev_sum: u32,
     payload_len: u32,
 ) -> u32 {
-    buf[FH_PAYLOAD_LEN..FH_PAYLOAD_LEN + 4].copy_from_slice(&payload_len.to_le_bytes());
-    buf[FH_KIND..FH_KIND + 2].copy_from_slice(&kind.to_le_bytes());
-    buf[FH_FLAGS..FH_FLAGS + 2].copy_from_slice(&0u16.to_le_bytes());
-    buf[FH_PREV_SUM..FH_PREV_SUM + 4].copy_from_slice(&prev_sum.to_le_bytes());
-    buf[FH_SEQ..FH_SEQ + 8].copy_from_slice(&seq.to_le_bytes());
-    buf[FH_TIMESTAMP..FH_TIMESTAMP + 8].copy_from_slice(&timestamp_ns.to_le_bytes());
-    let sum = checksum(&buf[FH_SUM + 4..FRAME_HEADER_LEN + payload_len as usize]);
-    buf[FH_SUM..FH_SUM + 4].copy_from_slice(&sum.to_le_bytes());
+    // Assemble the header in a fixed array (constant offsets, no bounds checks), copy it once,
+    // then checksum it together with the payload behind it.
+    let mut h = [0u8; FRAME_HEADER_LEN];
+    h[FH_PAYLOAD_LEN..FH_PAYLOAD_LEN + 4].copy_from_slice(&payload_len.to_le_bytes());
+    h[FH_KIND..FH_KIND + 2].copy_from_slice(&kind.to_le_bytes());
+    h[FH_PREV_SUM..FH_PREV_SUM + 4].copy_from_slice(&prev_sum.to_le_bytes());
+    h[FH_SEQ..FH_SEQ + 8].copy_from_slice(&seq.to_le_bytes());
+    h[FH_TIMESTAMP..FH_TIMESTAMP + 8].copy_from_slice(&timestamp_ns.to_le_bytes());
+    let end = FRAME_HEADER_LEN + payload_len as usize;
+    let frame = &mut buf[..end];
+    frame[..FRAME_HEADER_LEN].copy_from_slice(&h);
+    let sum = checksum(&frame[FH_SUM + 4..]);
+    frame[FH_SUM..FH_SUM + 4].copy_from_slice(&sum.to_le_bytes());
     sum
 }
 

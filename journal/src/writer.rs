@@ -373,17 +373,8 @@ impl JournalWriter {
         fill: impl FnOnce(&mut [u8]),
     ) -> Result<u64> {
         self.check_usable()?;
-        if kind >= KIND_RESERVED_MIN {
-            return Err(Error::Misuse(format!("record kind {kind:#06x} is reserved for the journal")));
-        }
-        if timestamp_ns < self.cur.last_ts {
-            return Err(Error::Misuse(format!(
-                "timestamp {timestamp_ns} ns is before the previous record's {} ns",
-                self.cur.last_ts
-            )));
-        }
-        if len > self.payload_max {
-            return Err(Error::Misuse(format!("payload of {len} bytes exceeds the maximum of {}", self.payload_max)));
+        if kind >= KIND_RESERVED_MIN || timestamp_ns < self.cur.last_ts || len > self.payload_max {
+            return Err(self.refuse_append(kind, timestamp_ns, len));
         }
         let frame_len = align_frame(FRAME_HEADER_LEN + len);
         if self.off + frame_len + SEAL_FRAME_LEN > self.map.len() {
@@ -488,6 +479,22 @@ impl JournalWriter {
         self.off = SEGMENT_HEADER_LEN;
         self.cur = Cursor::at_segment_start(&header);
         Ok(())
+    }
+
+    /// Why `append_with` refused its arguments (kept off the append path).
+    #[cold]
+    #[inline(never)]
+    fn refuse_append(&self, kind: u16, timestamp_ns: i64, len: usize) -> Error {
+        if kind >= KIND_RESERVED_MIN {
+            Error::Misuse(format!("record kind {kind:#06x} is reserved for the journal"))
+        } else if timestamp_ns < self.cur.last_ts {
+            Error::Misuse(format!(
+                "timestamp {timestamp_ns} ns is before the previous record's {} ns",
+                self.cur.last_ts
+            ))
+        } else {
+            Error::Misuse(format!("payload of {len} bytes exceeds the maximum of {}", self.payload_max))
+        }
     }
 
     fn check_usable(&self) -> Result<()> {
