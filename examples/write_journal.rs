@@ -30,7 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let head = w.commit()?;
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "wrote {records} records of 64 bytes to {dir} in {secs:.3} s ({:.2} M records/s, group commit every 4096); chain head {} at seq {}",
+        "wrote {records} records of 64 bytes to {dir} in {secs:.3} s ({:.2} M records/s, commit every 4096 under durability {durability:?}); chain head {} at seq {}",
         records as f64 / secs / 1e6,
         hex(&head.chain_head),
         head.last_seq
