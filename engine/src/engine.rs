@@ -427,12 +427,7 @@ impl Engine {
                 offer_id: id,
             });
         }
-        for chunk in ops.chunks(TX_OPS_MAX) {
-            let id = self.next_intent;
-            self.next_intent += 1;
-            self.intents.insert(id, chunk.iter().map(|_| (0, true)).collect());
-            out.push(Output::Intent(Intent { id, ops: chunk.to_vec() }));
-        }
+        self.emit_cancels(&ops, out);
     }
 
     fn command(&mut self, seq: u64, by: &str, cmd: &ArchivedCommand, out: &mut Vec<Output>) {
@@ -526,7 +521,6 @@ impl Engine {
             let _ = b.reserve(&commitment);
         }
         let intent = self.next_intent;
-        self.next_intent += 1;
         let status = OrderStatus::PendingSubmit;
         let order = Order {
             id,
@@ -545,8 +539,8 @@ impl Engine {
         self.track(&order, true);
         self.orders.insert(id, order);
         out.push(Output::Lifecycle(LifecycleChange { order: id, from: 0, to: status as u8, event: 0 }));
-        self.intents.insert(intent, vec![(id, false)]);
-        out.push(Output::Intent(Intent { id: intent, ops: vec![OfferOp { order: id, ..op }] }));
+        let emitted = self.emit_intent(vec![OfferOp { order: id, ..op }], false, out);
+        debug_assert_eq!(emitted, intent);
         Ok(id)
     }
 
@@ -650,21 +644,24 @@ impl Engine {
             return;
         }
         self.order_event(order, OrderEvent::CancelRequest, out);
-        let sell_price = if o.side == Side::Sell { o.price } else { o.price.inverse() };
+        self.emit_intent(vec![cancel_op(&o)], true, out);
+    }
+
+    /// Emit an intent of `ops` (all new orders, or all cancels) and remember which order each
+    /// operation serves, for its result. Returns the intent's id.
+    fn emit_intent(&mut self, ops: Vec<OfferOp>, cancels: bool, out: &mut Vec<Output>) -> u64 {
         let id = self.next_intent;
         self.next_intent += 1;
-        self.intents.insert(id, vec![(order, true)]);
-        out.push(Output::Intent(Intent {
-            id,
-            ops: vec![OfferOp {
-                order,
-                selling: WireAsset::from(o.commitment.selling),
-                buying: WireAsset::from(o.commitment.buying),
-                amount_stroops: 0,
-                price: sell_price.into(),
-                offer_id: o.offer_id,
-            }],
-        }));
+        self.intents.insert(id, ops.iter().map(|op| (op.order, cancels)).collect());
+        out.push(Output::Intent(Intent { id, ops }));
+        id
+    }
+
+    /// Emit cancels in transactions of at most [`TX_OPS_MAX`] operations.
+    fn emit_cancels(&mut self, ops: &[OfferOp], out: &mut Vec<Output>) {
+        for chunk in ops.chunks(TX_OPS_MAX) {
+            self.emit_intent(chunk.to_vec(), true, out);
+        }
     }
 
     /// Install the strategy (before the session's first input: replay must install the same).
@@ -884,10 +881,10 @@ impl Engine {
                 (Effect::Deleted, _) => OrderEvent::AcceptFilled,
             };
             self.order_event(order, event, out);
-            // Locked down while this order was in flight: cancel it now that it has an id.
-            if self.incidents.is_locked_down() {
-                self.cancel_all(out);
-            }
+        }
+        // Locked down while these orders were in flight: cancel them now that they have ids.
+        if self.incidents.is_locked_down() {
+            self.cancel_all(out);
         }
     }
 
@@ -920,22 +917,9 @@ impl Engine {
         let mut ops = Vec::with_capacity(resting.len());
         for o in resting {
             self.order_event(o.id, OrderEvent::CancelRequest, out);
-            let sell_price = if o.side == Side::Sell { o.price } else { o.price.inverse() };
-            ops.push(OfferOp {
-                order: o.id,
-                selling: WireAsset::from(o.commitment.selling),
-                buying: WireAsset::from(o.commitment.buying),
-                amount_stroops: 0,
-                price: sell_price.into(),
-                offer_id: o.offer_id,
-            });
+            ops.push(cancel_op(&o));
         }
-        for chunk in ops.chunks(TX_OPS_MAX) {
-            let id = self.next_intent;
-            self.next_intent += 1;
-            self.intents.insert(id, chunk.iter().map(|op| (op.order, true)).collect());
-            out.push(Output::Intent(Intent { id, ops: chunk.to_vec() }));
-        }
+        self.emit_cancels(&ops, out);
     }
 
     pub fn is_locked_down(&self) -> bool {
@@ -1058,6 +1042,20 @@ impl Engine {
         }
         (self.halted, self.now_ns, self.last_seq, self.next_order, self.next_intent).hash(&mut h);
         h.finish_128()
+    }
+}
+
+/// The operation that cancels an order's resting offer (a ManageSellOffer of amount 0, in the
+/// terms the offer was placed in: buys were placed as sells of the counter asset).
+fn cancel_op(o: &Order) -> OfferOp {
+    let sell_price = if o.side == Side::Sell { o.price } else { o.price.inverse() };
+    OfferOp {
+        order: o.id,
+        selling: WireAsset::from(o.commitment.selling),
+        buying: WireAsset::from(o.commitment.buying),
+        amount_stroops: 0,
+        price: sell_price.into(),
+        offer_id: o.offer_id,
     }
 }
 

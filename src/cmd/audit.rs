@@ -26,11 +26,8 @@ pub fn run(cmd: Audit) -> CmdResult {
 
 /// The journals to verify under `dir`: itself, or its `input/` and `output/` journals.
 fn journals(dir: &Path) -> Vec<(String, PathBuf)> {
-    let subs: Vec<_> = ["input", "output"]
-        .iter()
-        .map(|s| (s.to_string(), dir.join(s)))
-        .filter(|(_, p)| p.join("000000000000.seg").exists() || has_segments(p))
-        .collect();
+    let subs: Vec<_> =
+        ["input", "output"].iter().map(|s| (s.to_string(), dir.join(s))).filter(|(_, p)| has_segments(p)).collect();
     if subs.is_empty() { vec![(String::new(), dir.to_owned())] } else { subs }
 }
 
