@@ -1,0 +1,1 @@
+//! Collecting signatures from several stores until an account's threshold is met. Work in progress.
