@@ -4,3 +4,4 @@
 
 pub mod core_loop;
 pub mod keys;
+pub mod stellar;
