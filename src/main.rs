@@ -20,6 +20,12 @@ enum Command {
     /// Forensic audit of a recorded session.
     #[command(subcommand)]
     Audit(cmd::audit::Audit),
+    /// Build and sign offer transactions offline.
+    #[command(subcommand)]
+    Tx(cmd::tx::Tx),
+    /// Key management: SEP-5 derivation, key files, HSM tokens, Vault transit keys.
+    #[command(subcommand)]
+    Keys(cmd::keys::Keys),
 }
 
 fn main() -> ExitCode {
@@ -29,6 +35,8 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Audit(a) => cmd::audit::run(a),
+        Command::Tx(t) => cmd::tx::run(t),
+        Command::Keys(k) => cmd::keys::run(k),
     };
     match result {
         Ok(code) => code,

@@ -4,4 +4,5 @@
 
 pub mod core_loop;
 pub mod keys;
+pub mod policy;
 pub mod stellar;

@@ -154,6 +154,8 @@ pub enum KeyErrorKind {
     WrongPassphrase,
     /// The PIN was refused by the token.
     WrongPin,
+    /// The store refused the credentials it was given (a Vault token without the right policy).
+    PermissionDenied,
     /// The key file's bytes fail their checksum or authentication.
     Tampered,
     /// The key file has a format version this build does not read.
@@ -189,6 +191,7 @@ impl KeyErrorKind {
             | KeyErrorKind::BadSeed
             | KeyErrorKind::WrongPassphrase
             | KeyErrorKind::WrongPin
+            | KeyErrorKind::PermissionDenied
             | KeyErrorKind::NotFound
             | KeyErrorKind::AlreadyExists
             | KeyErrorKind::Unsupported
@@ -458,7 +461,19 @@ pub struct VaultUri {
 pub const KEY_URI_BYTES_MAX: usize = 4096;
 
 impl KeyUri {
+    /// Parses the URI of one key.
     pub fn parse(text: &str) -> Result<KeyUri, KeyError> {
+        KeyUri::parse_inner(text, true)
+    }
+
+    /// Parses the URI of a store, for listing: as [`KeyUri::parse`], but a `pkcs11:` URI may
+    /// omit `object=` and a `vault:` URI may stop at the mount (`vault:URL/MOUNT`); the missing
+    /// name is left empty.
+    pub fn parse_store(text: &str) -> Result<KeyUri, KeyError> {
+        KeyUri::parse_inner(text, false)
+    }
+
+    fn parse_inner(text: &str, named: bool) -> Result<KeyUri, KeyError> {
         let bad = |why: &str| KeyError::misuse(format!("key URI {:?}: {why}", escape(&redact(text), 80)));
         if text.len() > KEY_URI_BYTES_MAX {
             return Err(KeyError::misuse(format!("key URI is longer than {KEY_URI_BYTES_MAX} bytes")));
@@ -487,8 +502,8 @@ impl KeyUri {
                 }
                 Ok(KeyUri::File { path: PathBuf::from(path) })
             }
-            "pkcs11" => parse_pkcs11(rest).map(KeyUri::Pkcs11).map_err(|why| bad(&why)),
-            "vault" => parse_vault(rest).map(KeyUri::Vault).map_err(|why| bad(&why)),
+            "pkcs11" => parse_pkcs11(rest, named).map(KeyUri::Pkcs11).map_err(|why| bad(&why)),
+            "vault" => parse_vault(rest, named).map(KeyUri::Vault).map_err(|why| bad(&why)),
             _ => Err(bad("unknown scheme; expected env:, file:, pkcs11: or vault:")),
         }
     }
@@ -515,6 +530,8 @@ impl fmt::Display for KeyUri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             KeyUri::Env { var } => write!(f, "env:{var}"),
+            // A path that itself starts with `//` needs the `file://` form to survive a re-parse.
+            KeyUri::File { path } if path.to_string_lossy().starts_with("//") => write!(f, "file://{}", path.display()),
             KeyUri::File { path } => write!(f, "file:{}", path.display()),
             KeyUri::Pkcs11(uri) => {
                 write!(
@@ -537,7 +554,7 @@ impl fmt::Display for KeyUri {
     }
 }
 
-fn parse_pkcs11(rest: &str) -> Result<Pkcs11Uri, String> {
+fn parse_pkcs11(rest: &str, named: bool) -> Result<Pkcs11Uri, String> {
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     let mut token = None;
     let mut object = None;
@@ -592,7 +609,11 @@ fn parse_pkcs11(rest: &str) -> Result<Pkcs11Uri, String> {
         }
     }
     let token = token.filter(|t| !t.is_empty()).ok_or("missing token=LABEL")?;
-    let object = object.filter(|o| !o.is_empty()).ok_or("missing object=LABEL")?;
+    let object = match object.filter(|o| !o.is_empty()) {
+        Some(object) => object,
+        None if !named => String::new(),
+        None => return Err("missing object=LABEL".to_owned()),
+    };
     Ok(Pkcs11Uri {
         token,
         object,
@@ -601,7 +622,7 @@ fn parse_pkcs11(rest: &str) -> Result<Pkcs11Uri, String> {
     })
 }
 
-fn parse_vault(rest: &str) -> Result<VaultUri, String> {
+fn parse_vault(rest: &str, named: bool) -> Result<VaultUri, String> {
     let (scheme, after) = rest.split_once("://").ok_or("expected vault:http(s)://HOST:PORT/MOUNT/keys/NAME")?;
     if scheme != "http" && scheme != "https" {
         return Err("the address must be http:// or https://".to_owned());
@@ -613,12 +634,16 @@ fn parse_vault(rest: &str) -> Result<VaultUri, String> {
     if host.is_empty() {
         return Err("no host".to_owned());
     }
-    let (mount, key) = path.rsplit_once("/keys/").ok_or("expected /MOUNT/keys/NAME after the host")?;
+    let (mount, key) = match path.rsplit_once("/keys/") {
+        Some(split) => split,
+        None if !named => (path.strip_suffix("/keys").unwrap_or(path).trim_end_matches('/'), ""),
+        None => return Err("expected /MOUNT/keys/NAME after the host".to_owned()),
+    };
     let segment_ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
     if !mount.split('/').all(segment_ok) {
         return Err("the mount path is letters, digits, '-', '_', '.' and '/'".to_owned());
     }
-    if !segment_ok(key) {
+    if (named || !key.is_empty()) && !segment_ok(key) {
         return Err("the key name is letters, digits, '-', '_' and '.'".to_owned());
     }
     Ok(VaultUri { address: format!("{scheme}://{host}"), mount: mount.to_owned(), key: key.to_owned() })
@@ -657,7 +682,7 @@ fn pct_encode(value: &str) -> String {
 /// `text` with anything that may be a secret replaced by `<redacted>`: the value of a
 /// `pin-value=` attribute, and any run of 40 or more strkey characters starting with `S`
 /// (a secret seed, or most of one).
-fn redact(text: &str) -> String {
+pub fn redact(text: &str) -> String {
     const SEED_RUN_CHARS_MIN: usize = 40;
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -759,6 +784,18 @@ mod tests {
         let KeyUri::Pkcs11(p) = KeyUri::parse("pkcs11:token=my%20token;object=k").unwrap() else { panic!() };
         assert_eq!((p.token.as_str(), p.module_path.to_str().unwrap()), ("my token", PKCS11_MODULE_DEFAULT));
         assert_eq!(p.pin_source, None);
+    }
+
+    #[test]
+    fn store_uris_may_omit_the_key_name() {
+        let KeyUri::Pkcs11(p) = KeyUri::parse_store("pkcs11:token=t").unwrap() else { panic!() };
+        assert_eq!((p.token.as_str(), p.object.as_str()), ("t", ""));
+        for text in ["vault:http://127.0.0.1:8200/transit", "vault:http://127.0.0.1:8200/transit/keys/"] {
+            let KeyUri::Vault(v) = KeyUri::parse_store(text).unwrap() else { panic!() };
+            assert_eq!((v.mount.as_str(), v.key.as_str()), ("transit", ""), "{text}");
+        }
+        assert!(KeyUri::parse("pkcs11:token=t").is_err());
+        assert!(KeyUri::parse("vault:http://127.0.0.1:8200/transit").is_err());
     }
 
     #[test]
