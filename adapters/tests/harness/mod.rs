@@ -40,9 +40,15 @@ pub fn find_tool(env_var: &str, name: &str, install: &str) -> PathBuf {
         assert!(path.is_file(), "{env_var}={} is not a file: {install}", path.display());
         return path;
     }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tools/venv/bin").join(name);
-    if venv.is_file() {
-        return venv;
+    // `.ci/deps` installs into the workspace's `target/tools`; find it from this crate's target
+    // directory (`CARGO_TARGET_TMPDIR` is `<target>/tmp`) or from the workspace root.
+    let candidates = [
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("../tools/venv/bin").join(name),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tools/venv/bin").join(name),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tools/venv/bin").join(name),
+    ];
+    if let Some(found) = candidates.into_iter().find(|c| c.is_file()) {
+        return found;
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
