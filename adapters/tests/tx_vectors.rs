@@ -121,3 +121,43 @@ fn a_horizon_success_reads_its_result() {
     assert!(tx::v1_transaction(&envelope).is_err());
     assert_eq!(hex(&tx::envelope_hash(&envelope, &Network::parse("public").unwrap())), s(&body, "hash"));
 }
+
+#[test]
+fn multi_operation_envelopes_match_the_python_sdk() {
+    let text = include_str!("vectors/tx.json");
+    let json: Value = serde_json::from_str(text).unwrap();
+    let multi = json["multi_op"].as_array().unwrap();
+    assert_eq!(multi.len(), 3);
+    for v in multi {
+        let seed = Seed::from_strkey(s(v, "secret")).unwrap();
+        let mut signer = SeedSigner::new(&seed, StoreKind::Env, "env:TEST".into());
+        let ops: Vec<OfferOp> = v["ops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|op| OfferOp {
+                kind: match s(op, "kind") {
+                    "sell" => OfferKind::ManageSell,
+                    "buy" => OfferKind::ManageBuy,
+                    _ => OfferKind::CreatePassiveSell,
+                },
+                selling: s(op, "selling").parse().unwrap(),
+                buying: s(op, "buying").parse().unwrap(),
+                amount: s(op, "amount").parse().unwrap(),
+                price: s(op, "price").parse().unwrap(),
+                offer: s(op, "offer_id").parse().unwrap(),
+            })
+            .collect();
+        let params = TxParams {
+            source: signer.public_key(),
+            sequence: s(v, "sequence").parse().unwrap(),
+            fee_stroops: s(v, "fee").parse().unwrap(),
+            min_time: 0,
+            max_time: s(v, "max_time").parse().unwrap(),
+        };
+        let built = tx::build(&params, &ops).unwrap();
+        let signed = tx::sign(built, &Network::parse(s(v, "network")).unwrap(), &mut [&mut signer]).unwrap();
+        assert_eq!(hex(&signed.hash), s(v, "hash"));
+        assert_eq!(signed.to_base64(), s(v, "envelope_xdr"));
+    }
+}

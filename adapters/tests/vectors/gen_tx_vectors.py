@@ -89,10 +89,55 @@ def build(case):
     }
 
 
+# Transactions of several operations (library API only: the CLI builds one operation).
+# Each op: (kind, selling, buying, amount, price, offer_id); kind "passive" has no offer id.
+MULTI = [
+    ("testnet", 20, 77, 100, 1700000000, [
+        ("sell", A[0], A[1], "10", "0.25", 0),
+        ("buy", A[1], A[0], "40", "4", 0),
+        ("passive", A[2], A[5], "1.5", "7/3", 0),
+        ("sell", A[0], A[1], "0", "0.25", 991),
+    ]),
+    ("public", 21, 1, 250, 1700000100, [("passive", A[5], A[4], "922337203685.4775807", "0.0000001", 0)]),
+    ("testnet", 22, 5, 100, 1700000000, [("sell", A[3], A[0], "0.0000001", "2147483647", 0)] * 100),
+]
+
+
+def build_multi(case):
+    net, k, seq, base_fee, tmax, ops = case
+    kp = key(k)
+    builder = TransactionBuilder(Account(kp.public_key, seq - 1), network_passphrase=NETWORKS[net], base_fee=base_fee)
+    builder.add_time_bounds(0, tmax)
+    for kind, selling, buying, amount, price, offer_id in ops:
+        p = Price(*map(int, price.split("/"))) if "/" in price else price
+        if kind == "sell":
+            builder.append_manage_sell_offer_op(ASSETS[selling], ASSETS[buying], amount, p, offer_id)
+        elif kind == "buy":
+            builder.append_manage_buy_offer_op(ASSETS[selling], ASSETS[buying], amount, p, offer_id)
+        else:
+            builder.append_create_passive_sell_offer_op(ASSETS[selling], ASSETS[buying], amount, p)
+    tx = builder.build()
+    tx.sign(kp)
+    return {
+        "network": net,
+        "secret": kp.secret,
+        "sequence": str(seq),
+        "fee": str(base_fee * len(ops)),
+        "max_time": str(tmax),
+        "ops": [
+            {"kind": kind, "selling": s, "buying": b, "amount": a, "price": p, "offer_id": str(o)}
+            for kind, s, b, a, p, o in ops
+        ],
+        "hash": tx.hash_hex(),
+        "envelope_xdr": tx.to_xdr(),
+    }
+
+
 def main():
     out = {
         "generator": "stellar-sdk (Python) %s" % stellar_sdk.__version__,
         "vectors": [build(c) for c in CASES],
+        "multi_op": [build_multi(c) for c in MULTI],
     }
     json.dump(out, sys.stdout, indent=1)
     sys.stdout.write("\n")
