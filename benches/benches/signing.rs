@@ -186,7 +186,7 @@ fn report() {
         }
     }
     for h in [&h_raw, &h_env, &h_p11, &h_vault] {
-        println!("{}   ({} /s at the median)", h.line(), fmt_rate(rate(1, h.median_ns())));
+        println!("{}   ({} at the median)", h.line(), fmt_rate(rate(1, h.median_ns())));
     }
     println!(
         "  env: build+hash+sign runs at {:.0} % of raw dalek signing (median vs median; target >= 80 %)",

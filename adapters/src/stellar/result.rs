@@ -214,6 +214,66 @@ mod tests {
     }
 
     #[test]
+    fn pool_claims_and_updated_offers_read_through_xdr() {
+        let usd = xdr::Asset::CreditAlphanum4(xdr::AlphaNum4 {
+            asset_code: xdr::AssetCode4(*b"USD\0"),
+            issuer: super::super::account_to_xdr(&starlog_engine::AccountId::from_bytes([5; 32])),
+        });
+        let offer = xdr::OfferEntry {
+            seller_id: super::super::account_to_xdr(&starlog_engine::AccountId::from_bytes([6; 32])),
+            offer_id: 77,
+            selling: xdr::Asset::Native,
+            buying: usd.clone(),
+            amount: 1_234,
+            price: xdr::Price { n: 1, d: 4 },
+            flags: 0,
+            ext: xdr::OfferEntryExt::V0,
+        };
+        let success = xdr::ManageOfferSuccessResult {
+            offers_claimed: vec![xdr::ClaimAtom::LiquidityPool(xdr::ClaimLiquidityAtom {
+                liquidity_pool_id: xdr::PoolId(xdr::Hash([9; 32])),
+                asset_sold: usd,
+                amount_sold: 250,
+                asset_bought: xdr::Asset::Native,
+                amount_bought: 1_000,
+            })]
+            .try_into()
+            .unwrap(),
+            offer: xdr::ManageOfferSuccessResultOffer::Updated(offer),
+        };
+        let result = xdr::TransactionResult {
+            fee_charged: 300,
+            result: xdr::TransactionResultResult::TxSuccess(
+                vec![xdr::OperationResult::OpInner(xdr::OperationResultTr::ManageBuyOffer(
+                    xdr::ManageBuyOfferResult::Success(success),
+                ))]
+                .try_into()
+                .unwrap(),
+            ),
+            ext: xdr::TransactionResultExt::V0,
+        };
+        let bytes = result.to_xdr(xdr::Limits::none()).unwrap();
+        let TxOutcome::Success { fee_charged_stroops, ops } = parse(&bytes).unwrap() else { panic!() };
+        assert_eq!(fee_charged_stroops, 300);
+        assert_eq!((ops[0].effect, ops[0].offer_id, ops[0].remaining_stroops), (OfferEffect::Updated, 77, 1_234));
+        let claim = ops[0].claims[0];
+        assert_eq!((claim.seller, claim.offer_id), ([0; 32], 0));
+        assert_eq!((claim.amount_sold_stroops, claim.amount_bought_stroops), (250, 1_000));
+        // A transaction of other operations is not ours to read as offers.
+        let payment = xdr::TransactionResult {
+            fee_charged: 100,
+            result: xdr::TransactionResultResult::TxSuccess(
+                vec![xdr::OperationResult::OpInner(xdr::OperationResultTr::Payment(xdr::PaymentResult::Success))]
+                    .try_into()
+                    .unwrap(),
+            ),
+            ext: xdr::TransactionResultExt::V0,
+        };
+        let bytes = payment.to_xdr(xdr::Limits::none()).unwrap();
+        assert_eq!(parse(&bytes), Err(ResultError::NotAnOfferOperation { op: 0 }));
+    }
+
+    #[test]
     fn outer_codes_do_not_collide_with_inner_ones() {
         assert_eq!(op_code(&xdr::OperationResult::OpBadAuth), -1001);
         assert_eq!(op_code(&xdr::OperationResult::OpNoAccount), -1002);
