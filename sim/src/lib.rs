@@ -1,3 +1,7 @@
-//! starlog-sim: the Horizon-compatible simulated venue, replay, backtests and audit queries.
-//! Nothing here yet: it arrives with the simulated-venue and replay issues.
+//! starlog-sim: the Horizon-compatible simulated venue — SDEX matching ([`sdex`]), the ledger
+//! and transaction application ([`ledger`]) — and, to come, its HTTP/SSE front, the market
+//! generator, replay, backtests and audit queries.
 #![forbid(unsafe_code)]
+
+pub mod ledger;
+pub mod sdex;

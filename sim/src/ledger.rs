@@ -1,0 +1,1 @@
+//! The simulated ledger. Work in progress.
