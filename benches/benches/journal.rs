@@ -308,7 +308,8 @@ fn report() {
 
 fn main() {
     let report_only = std::env::args().any(|a| a == "report");
-    let test_mode = std::env::args().any(|a| a == "--test");
+    // `cargo bench` passes `--bench`; `cargo test` runs benches without it, as a quick check.
+    let test_mode = !std::env::args().any(|a| a == "--bench");
     if !report_only {
         let mut c = Criterion::default().configure_from_args();
         bench_append(&mut c);

@@ -64,9 +64,13 @@ struct Stores {
 }
 
 fn stores() -> Stores {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    // Criterion and the report each set up their own stores in one process: distinct names.
+    static SETUPS: AtomicU32 = AtomicU32::new(0);
+    let setup = SETUPS.fetch_add(1, Ordering::Relaxed);
     let seed = seed();
     let hsm = harness::SoftHsm::shared();
-    let token = format!("bench-{}", std::process::id());
+    let token = format!("bench-{}-{setup}", std::process::id());
     hsm.init_token(&token, PIN);
     let uri = Pkcs11Uri {
         token,
@@ -196,7 +200,8 @@ fn report() {
 
 fn main() {
     let report_only = std::env::args().any(|a| a == "report");
-    let test_mode = std::env::args().any(|a| a == "--test");
+    // `cargo bench` passes `--bench`; `cargo test` runs benches without it, as a quick check.
+    let test_mode = !std::env::args().any(|a| a == "--bench");
     if !report_only {
         let mut c = Criterion::default().configure_from_args();
         bench(&mut c);
