@@ -8,6 +8,17 @@
 
 use starlog_engine::{AccountId, Asset, Price};
 
+mod book;
+mod exchange;
+mod manage;
+
+pub use book::{Book, PriceKey};
+pub use exchange::{
+    Exchange, Rounding, adjust_offer, apply_price_error_thresholds, buy_offer_liabilities, check_price_error_bound,
+    exchange_v10, exchange_v10_without_price_error_thresholds, offer_liabilities,
+};
+pub use manage::manage_offer;
+
 /// Most offers one operation may cross (stellar-core's `MAX_OFFERS_TO_CROSS`).
 pub const OFFERS_CROSSED_MAX: usize = 1000;
 
@@ -98,6 +109,11 @@ pub enum OfferFailure {
     BuyNoIssuer = -10,
     NotFound = -11,
     LowReserve = -12,
+    /// More than [`OFFERS_CROSSED_MAX`] offers would be crossed. Not a `ManageSellOfferResultCode`:
+    /// stellar-core fails the operation with the operation-level `opEXCEEDED_WORK_LIMIT`
+    /// (`OperationResultCode` −5), so this discriminant (−1005) is not an XDR value of the
+    /// offer result; map it to `OperationResult::OpExceededWorkLimit`.
+    ExceededWorkLimit = -1005,
 }
 
 /// The ledger as offer operations see it. The simulator's ledger implements it; the reference
@@ -111,6 +127,10 @@ pub trait Accounts {
     fn holds(&self, account: &AccountId, asset: &Asset) -> bool;
     /// Whether the account's trustline to `asset` is authorized (issuers and native: true).
     fn authorized(&self, account: &AccountId, asset: &Asset) -> bool;
+    /// The account's balance of `asset` (native: the whole balance, reserve included; issuers:
+    /// `i64::MAX`; no trustline: `None`). stellar-core fails an offer with `Underfunded` when
+    /// the selling trustline's balance is 0, before looking at authorization or liabilities.
+    fn balance(&self, account: &AccountId, asset: &Asset) -> Option<i64>;
     /// How much of `asset` the account can still commit to sell (issuers: `i64::MAX`).
     fn available_to_sell(&self, account: &AccountId, asset: &Asset) -> Option<i64>;
     /// How much more of `asset` the account can still receive (limit − balance − buying
