@@ -289,15 +289,5 @@ fn report() {
 }
 
 fn main() {
-    let report_only = std::env::args().any(|a| a == "report");
-    // `cargo bench` passes `--bench`; `cargo test` runs benches without it, as a quick check.
-    let test_mode = !std::env::args().any(|a| a == "--bench");
-    if !report_only {
-        let mut c = Criterion::default().configure_from_args();
-        bench(&mut c);
-        c.final_summary();
-    }
-    if !test_mode {
-        report();
-    }
+    starlog_benches::bench_main(bench, report);
 }

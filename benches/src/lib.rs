@@ -81,6 +81,22 @@ pub fn fmt_rate(per_s: f64) -> String {
     if per_s >= 1e6 { format!("{:.1} M/s", per_s / 1e6) } else { format!("{:.1} k/s", per_s / 1e3) }
 }
 
+/// A benchmark binary's `main`: criterion's groups (skipped when only `report` is asked for),
+/// then the one-run report with percentiles — only under `cargo bench` (which passes `--bench`),
+/// not when `cargo test` runs the binary as a quick check.
+pub fn bench_main(bench: impl FnOnce(&mut criterion::Criterion), report: impl FnOnce()) {
+    let report_only = std::env::args().any(|a| a == "report");
+    let test_mode = !std::env::args().any(|a| a == "--bench");
+    if !report_only {
+        let mut c = criterion::Criterion::default().configure_from_args();
+        bench(&mut c);
+        c.final_summary();
+    }
+    if !test_mode {
+        report();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
