@@ -1,7 +1,8 @@
 //! starlog-sim: the Horizon-compatible simulated venue — SDEX matching ([`sdex`]), the ledger
-//! and transaction application ([`ledger`]) — and, to come, its HTTP/SSE front, the market
-//! generator, replay, backtests and audit queries.
+//! and transaction application ([`ledger`]), Horizon's JSON shapes for its state ([`horizon`]) —
+//! and, to come, its HTTP/SSE front, the market generator, replay, backtests and audit queries.
 #![forbid(unsafe_code)]
 
+pub mod horizon;
 pub mod ledger;
 pub mod sdex;
