@@ -2,20 +2,18 @@
 //! fixture record has (except the omissions listed in `OMITTED`) is present with the same JSON
 //! type, recursively; plus exact values for amounts, prices, dates and result-code names.
 
+mod support;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value;
-use starlog_adapters::keys::{Seed, SeedSigner, Signer, StoreKind};
-use starlog_adapters::stellar::tx as stx;
-use starlog_adapters::stellar::{Network, asset_to_xdr, muxed_to_xdr};
-use starlog_engine::{AccountId, Asset};
+use starlog_adapters::stellar::asset_to_xdr;
+use starlog_engine::Asset;
 use starlog_sim::horizon;
 use starlog_sim::ledger::{Ledger, LedgerConfig, Submission};
 use stellar_xdr::{self as xdr, ReadXdr};
+use support::*;
 
-const XLM: i64 = 10_000_000;
-const FEE: i64 = 100;
-const NOW: u64 = 1_700_000_000;
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/horizon");
 
 /// Fixture keys deliberately not rendered, with the reason.
@@ -29,41 +27,6 @@ const OMITTED: &[(&str, &str)] = &[
     ("fee_meta_xdr", "the ledger records no ledger-entry changes"),
 ];
 
-struct Key {
-    seed: Seed,
-    id: AccountId,
-}
-
-fn key(n: u8) -> Key {
-    let seed = Seed::from_bytes([n; 32]);
-    let id = seed.public_key();
-    Key { seed, id }
-}
-
-fn op(body: xdr::OperationBody) -> xdr::Operation {
-    xdr::Operation { source_account: None, body }
-}
-
-fn payment(dest: &AccountId, asset: &Asset, amount: i64) -> xdr::OperationBody {
-    xdr::OperationBody::Payment(xdr::PaymentOp { destination: muxed_to_xdr(dest), asset: asset_to_xdr(asset), amount })
-}
-
-fn change_trust(asset: &Asset, limit: i64) -> xdr::OperationBody {
-    let line = match asset_to_xdr(asset) {
-        xdr::Asset::Native => xdr::ChangeTrustAsset::Native,
-        xdr::Asset::CreditAlphanum4(a) => xdr::ChangeTrustAsset::CreditAlphanum4(a),
-        xdr::Asset::CreditAlphanum12(a) => xdr::ChangeTrustAsset::CreditAlphanum12(a),
-    };
-    xdr::OperationBody::ChangeTrust(xdr::ChangeTrustOp { line, limit })
-}
-
-fn manage_data(name: &str, value: &[u8]) -> xdr::OperationBody {
-    xdr::OperationBody::ManageData(xdr::ManageDataOp {
-        data_name: xdr::String64(name.as_bytes().to_vec().try_into().unwrap()),
-        data_value: Some(xdr::DataValue(value.to_vec().try_into().unwrap())),
-    })
-}
-
 fn sell_offer(selling: &Asset, buying: &Asset, amount: i64, n: i32, d: i32) -> xdr::OperationBody {
     xdr::OperationBody::ManageSellOffer(xdr::ManageSellOfferOp {
         selling: asset_to_xdr(selling),
@@ -74,28 +37,9 @@ fn sell_offer(selling: &Asset, buying: &Asset, amount: i64, n: i32, d: i32) -> x
     })
 }
 
-fn tx(ledger: &Ledger, source: &Key, ops: Vec<xdr::Operation>) -> xdr::Transaction {
-    let seq = ledger.account(&source.id).map_or(1, |a| a.seq_num + 1);
-    xdr::Transaction {
-        source_account: muxed_to_xdr(&source.id),
-        fee: u32::try_from(FEE * ops.len() as i64).unwrap(),
-        seq_num: xdr::SequenceNumber(seq),
-        cond: xdr::Preconditions::None,
-        memo: xdr::Memo::None,
-        operations: ops.try_into().unwrap(),
-        ext: xdr::TransactionExt::V0,
-    }
-}
-
-fn sign_for(network: &Network, tx: xdr::Transaction, k: &Key) -> Vec<u8> {
-    let mut signer = SeedSigner::new(&k.seed, StoreKind::Env, "env:TEST".into());
-    let mut refs: Vec<&mut dyn Signer> = vec![&mut signer];
-    stx::sign(tx, network, &mut refs).unwrap().to_xdr()
-}
-
 /// Signs and submits; returns the submission and the envelope's base64.
 fn submit_tx(ledger: &mut Ledger, tx: xdr::Transaction, k: &Key) -> (Submission, String) {
-    let bytes = sign_for(&ledger.network().clone(), tx, k);
+    let bytes = sign_for(&ledger.network().clone(), tx, &[k]);
     let submission = ledger.submit(&bytes, NOW.max(ledger.last_close_time())).unwrap();
     (submission, BASE64.encode(&bytes))
 }
@@ -199,7 +143,7 @@ fn market() -> Market {
     }
     assert!(submit(&mut ledger, &issuer, vec![op(payment(&a.id, &usd, 500 * XLM))]).succeeded());
     let ops = vec![
-        op(manage_data("note", b"hello")),
+        op(manage_data("note", Some(b"hello"))),
         op(sell_offer(&usd, &Asset::Native, 100 * XLM, 2, 1)),
         op(sell_offer(&usd, &Asset::Native, 100 * XLM, 2, 1)),
         op(sell_offer(&usd, &Asset::Native, 50 * XLM, 3, 1)),

@@ -2,93 +2,19 @@
 //! issuing, offers crossing, every transaction-level and operation-level code it produces,
 //! atomicity, multisig thresholds, determinism and conservation of native coins.
 
+mod support;
+
 use sha2::{Digest, Sha256};
-use starlog_adapters::keys::{Seed, SeedSigner, Signer, StoreKind};
+use starlog_adapters::keys::Seed;
 use starlog_adapters::stellar::tx::{self as stx, OfferKind, TxParams};
-use starlog_adapters::stellar::{Network, account_to_xdr, asset_to_xdr, muxed_to_xdr};
+use starlog_adapters::stellar::{Network, asset_to_xdr, muxed_to_xdr};
 use starlog_engine::{AccountId, Amount, Asset, OfferRef};
 use starlog_sim::ledger::{AccountConfig, Disposition, Ledger, LedgerConfig, STANDALONE_PASSPHRASE, Submission};
 use stellar_xdr::{self as xdr, ReadXdr, TransactionResultCode as Code};
-
-/// One XLM, in stroops.
-const XLM: i64 = 10_000_000;
-/// The base fee, in stroops.
-const FEE: i64 = 100;
-/// A fixed "now" for submissions.
-const NOW: u64 = 1_700_000_000;
-
-struct Key {
-    seed: Seed,
-    id: AccountId,
-}
-
-fn key(n: u8) -> Key {
-    let seed = Seed::from_bytes([n; 32]);
-    let id = seed.public_key();
-    Key { seed, id }
-}
-
-fn signer(k: &Key) -> SeedSigner {
-    SeedSigner::new(&k.seed, StoreKind::Env, "env:TEST".into())
-}
+use support::*;
 
 fn usd(issuer: &Key) -> Asset {
     Asset::credit("USD", issuer.id).unwrap()
-}
-
-fn op(body: xdr::OperationBody) -> xdr::Operation {
-    xdr::Operation { source_account: None, body }
-}
-
-fn op_from(source: &Key, body: xdr::OperationBody) -> xdr::Operation {
-    xdr::Operation { source_account: Some(muxed_to_xdr(&source.id)), body }
-}
-
-fn create_account(dest: &AccountId, amount: i64) -> xdr::OperationBody {
-    xdr::OperationBody::CreateAccount(xdr::CreateAccountOp {
-        destination: account_to_xdr(dest),
-        starting_balance: amount,
-    })
-}
-
-fn payment(dest: &AccountId, asset: &Asset, amount: i64) -> xdr::OperationBody {
-    xdr::OperationBody::Payment(xdr::PaymentOp { destination: muxed_to_xdr(dest), asset: asset_to_xdr(asset), amount })
-}
-
-fn change_trust(asset: &Asset, limit: i64) -> xdr::OperationBody {
-    let line = match asset_to_xdr(asset) {
-        xdr::Asset::Native => xdr::ChangeTrustAsset::Native,
-        xdr::Asset::CreditAlphanum4(a) => xdr::ChangeTrustAsset::CreditAlphanum4(a),
-        xdr::Asset::CreditAlphanum12(a) => xdr::ChangeTrustAsset::CreditAlphanum12(a),
-    };
-    xdr::OperationBody::ChangeTrust(xdr::ChangeTrustOp { line, limit })
-}
-
-fn manage_data(name: &str, value: Option<&[u8]>) -> xdr::OperationBody {
-    xdr::OperationBody::ManageData(xdr::ManageDataOp {
-        data_name: xdr::String64(name.as_bytes().to_vec().try_into().unwrap()),
-        data_value: value.map(|v| xdr::DataValue(v.to_vec().try_into().unwrap())),
-    })
-}
-
-/// A transaction from `source` with the next sequence number, the minimum fee, no bounds.
-fn tx(ledger: &Ledger, source: &Key, ops: Vec<xdr::Operation>) -> xdr::Transaction {
-    let seq = ledger.account(&source.id).map_or(1, |a| a.seq_num + 1);
-    xdr::Transaction {
-        source_account: muxed_to_xdr(&source.id),
-        fee: (FEE * ops.len() as i64) as u32,
-        seq_num: xdr::SequenceNumber(seq),
-        cond: xdr::Preconditions::None,
-        memo: xdr::Memo::None,
-        operations: ops.try_into().unwrap(),
-        ext: xdr::TransactionExt::V0,
-    }
-}
-
-fn sign_for(network: &Network, tx: xdr::Transaction, signers: &[&Key]) -> Vec<u8> {
-    let mut owned: Vec<SeedSigner> = signers.iter().map(|k| signer(k)).collect();
-    let mut refs: Vec<&mut dyn Signer> = owned.iter_mut().map(|s| s as &mut dyn Signer).collect();
-    stx::sign(tx, network, &mut refs).unwrap().to_xdr()
 }
 
 fn submit_tx(ledger: &mut Ledger, tx: xdr::Transaction, signers: &[&Key]) -> Submission {
