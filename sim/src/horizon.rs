@@ -278,7 +278,7 @@ pub fn transaction(record: &TxRecord) -> Value {
         }
         Some(xdr::Memo::None) | None => "none",
     };
-    let hash = hex(&record.hash);
+    let hash = starlog_adapters::stellar::hex(&record.hash);
     map.insert("id".into(), json!(hash));
     map.insert("paging_token".into(), json!(record.toid().to_string()));
     map.insert("successful".into(), json!(record.successful));
@@ -457,16 +457,6 @@ fn offer_code(code: i32) -> &'static str {
         -12 => "op_low_reserve",
         _ => "op_unknown",
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    out
 }
 
 /// Unix seconds as RFC 3339 in UTC, e.g. `2021-03-25T21:14:11Z` (proleptic Gregorian

@@ -180,15 +180,7 @@ fn derive(mnemonic_env: Option<&str>, passphrase_env: Option<&str>, index: u32) 
 }
 
 fn allowed(uri: &KeyUri, secrets: &SecretArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let level = secrets.level()?;
-    if level.allows(uri.store()) {
-        Ok(())
-    } else {
-        Err(Box::new(KeyError::new(
-            KeyErrorKind::StoreForbidden,
-            format!("{}: keys are not allowed at security level {level}", uri.store()),
-        )))
-    }
+    Ok(secrets.level()?.check(uri.store())?)
 }
 
 fn pin(secrets: &SecretArgs) -> SecretSource {

@@ -44,17 +44,10 @@ pub fn integer<T: std::str::FromStr>(flag: &str, text: &str) -> Result<T, CmdErr
         Ok(value) if well_formed => Ok(value),
         _ => {
             let shown: String = text.chars().take(40).collect();
-            let shown = if looks_secret(text) { "<redacted>".to_owned() } else { format!("{shown:?}") };
+            let shown = starlog_adapters::keys::redact(&format!("{shown:?}"));
             Err(CmdError::flag(flag, format!("{shown} is not an integer in range for {}", std::any::type_name::<T>())))
         }
     }
-}
-
-/// A long run of strkey characters starting with `S`: possibly a secret seed.
-fn looks_secret(text: &str) -> bool {
-    text.len() >= 40
-        && text.starts_with('S')
-        && text.bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
 }
 
 /// Seconds since the UNIX epoch, from the system clock (the CLI is outside the deterministic core).

@@ -66,6 +66,18 @@ impl SecurityLevel {
         }
     }
 
+    /// [`SecurityLevel::allows`] as a result: the error names the store and the level.
+    pub fn check(self, store: StoreKind) -> Result<(), KeyError> {
+        if self.allows(store) {
+            Ok(())
+        } else {
+            Err(KeyError::new(
+                KeyErrorKind::StoreForbidden,
+                format!("{store}: keys are not allowed at security level {self}"),
+            ))
+        }
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             SecurityLevel::Development => "DEVELOPMENT",
@@ -738,13 +750,7 @@ impl OpenOptions {
 
 /// Opens the store `uri` names and returns a signer for its key.
 pub fn open_signer(uri: &KeyUri, options: &OpenOptions) -> Result<Box<dyn Signer>, KeyError> {
-    let store = uri.store();
-    if !options.level.allows(store) {
-        return Err(KeyError::new(
-            KeyErrorKind::StoreForbidden,
-            format!("{store}: keys are not allowed at security level {}", options.level),
-        ));
-    }
+    options.level.check(uri.store())?;
     match uri {
         KeyUri::Env { var } => {
             let text = SecretSource::Env(var.clone()).read("secret seed")?;

@@ -124,10 +124,7 @@ fn hmac_sha512(key: &[u8], data: &[&[u8]]) -> Zeroizing<[u8; NODE_BYTES]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
+    use starlog_journal::hex;
 
     /// The intermediate values SEP-5's test cases give: the BIP-39 seed and the `m/44'/148'` key.
     #[test]

@@ -152,16 +152,8 @@ pub fn price_from_xdr(price: &xdr::Price) -> Result<Price, ParseError> {
     Price::new(price.n, price.d)
 }
 
-/// Lower-case hex of `bytes` (hashes in JSON and logs).
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    out
-}
+/// Lower-case hex of `bytes` (hashes in JSON and logs): the journal's, re-exported.
+pub use starlog_journal::hex;
 
 #[cfg(test)]
 mod tests {
