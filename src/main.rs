@@ -26,6 +26,9 @@ enum Command {
     /// Key management: SEP-5 derivation, key files, HSM tokens, Vault transit keys.
     #[command(subcommand)]
     Keys(cmd::keys::Keys),
+    /// The simulated Stellar venue: a ledger with an SDEX order book behind Horizon's API.
+    #[command(subcommand)]
+    Sim(cmd::sim::Sim),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Command::Audit(a) => cmd::audit::run(a),
         Command::Tx(t) => cmd::tx::run(t),
         Command::Keys(k) => cmd::keys::run(k),
+        Command::Sim(s) => cmd::sim::run(s),
     };
     match result {
         Ok(code) => code,

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use starlog_engine::{AccountId, Asset, Price};
 use stellar_xdr::{self as xdr, ReadXdr};
 
-use crate::ledger::{AUTH_REQUIRED_FLAG, Ledger, Submission, TradeRecord, TxRecord};
+use crate::ledger::{AUTH_REQUIRED_FLAG, EffectKind, EffectRecord, Ledger, Submission, TradeRecord, TxRecord};
 use crate::sdex::{Book, Offer, PriceKey};
 
 /// Stroops per unit.
@@ -233,6 +233,66 @@ pub fn trade(trade: &TradeRecord) -> Value {
     asset_fields(&mut map, "counter_", &counter.3);
     map.insert("base_is_seller".into(), json!(base_is_seller));
     map.insert("price".into(), json!({ "n": (counter.2 / g).to_string(), "d": (base.2 / g).to_string() }));
+    Value::Object(map)
+}
+
+/// One record of `GET /effects` and `GET /accounts/{id}/effects` (and their streams).
+///
+/// `id`, `paging_token`, `account`, `type`, `type_i`, `created_at` (the ledger's close time),
+/// then the type's fields as Horizon's `protocols/horizon/effects` structs name them: amounts
+/// and limits as amount strings, assets as `asset_type`/`asset_code`/`asset_issuer` (prefixed
+/// `sold_`/`bought_` in `trade`), `offer_id` as a string, `weight` as a number, data values in
+/// base64. `trade` effects of both sides carry the crossed (maker's) offer id, as Horizon's
+/// ingestion records them (no synthetic taker id). `signer_created` has `"key": ""`, as
+/// Horizon serves it (its `Rehydrate`, which would copy `public_key` into `key`, has a pointer
+/// receiver and `NewEffect` tests the value, so it never runs).
+///
+/// Omitted: `_links` (`operation`, `succeeds`, `precedes`: the HTTP layer adds them), and
+/// `account_muxed`/`account_muxed_id`/`seller_muxed`/`seller_muxed_id` (Horizon's
+/// `omitempty`; the ledger keeps accounts unmuxed).
+pub fn effect(record: &EffectRecord) -> Value {
+    let mut map = Map::new();
+    map.insert("id".into(), json!(record.id()));
+    map.insert("paging_token".into(), json!(record.paging_token()));
+    map.insert("account".into(), json!(record.account.to_string()));
+    map.insert("type".into(), json!(record.kind.type_name()));
+    map.insert("type_i".into(), json!(record.kind.type_i()));
+    map.insert("created_at".into(), json!(rfc3339(record.close_time)));
+    match &record.kind {
+        EffectKind::AccountCreated { starting_balance } => {
+            map.insert("starting_balance".into(), json!(amount_string(*starting_balance)));
+        }
+        EffectKind::AccountCredited { asset, amount } | EffectKind::AccountDebited { asset, amount } => {
+            asset_fields(&mut map, "", asset);
+            map.insert("amount".into(), json!(amount_string(*amount)));
+        }
+        EffectKind::SignerCreated { public_key, weight } => {
+            map.insert("weight".into(), json!(weight));
+            map.insert("public_key".into(), json!(public_key.to_string()));
+            map.insert("key".into(), json!(""));
+        }
+        EffectKind::TrustlineCreated { asset, limit }
+        | EffectKind::TrustlineRemoved { asset, limit }
+        | EffectKind::TrustlineUpdated { asset, limit } => {
+            asset_fields(&mut map, "", asset);
+            map.insert("limit".into(), json!(amount_string(*limit)));
+        }
+        EffectKind::Trade { seller, offer_id, sold_asset, sold_amount, bought_asset, bought_amount } => {
+            map.insert("seller".into(), json!(seller.to_string()));
+            map.insert("offer_id".into(), json!(offer_id.to_string()));
+            map.insert("sold_amount".into(), json!(amount_string(*sold_amount)));
+            asset_fields(&mut map, "sold_", sold_asset);
+            map.insert("bought_amount".into(), json!(amount_string(*bought_amount)));
+            asset_fields(&mut map, "bought_", bought_asset);
+        }
+        EffectKind::DataCreated { name, value } | EffectKind::DataUpdated { name, value } => {
+            map.insert("name".into(), json!(name));
+            map.insert("value".into(), json!(BASE64.encode(value)));
+        }
+        EffectKind::DataRemoved { name } => {
+            map.insert("name".into(), json!(name));
+        }
+    }
     Value::Object(map)
 }
 

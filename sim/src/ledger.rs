@@ -51,6 +51,15 @@
 //!   key (SHA-256 of the passphrase as its seed): it is in the history and the root pays its fee.
 //! - Undecodable bytes are `Err` from [`Ledger::submit`] (Horizon's `transaction_malformed`):
 //!   there is no hash and no result to give.
+//!
+//! # Effects
+//!
+//! Each successful operation of a successful transaction leaves Horizon's effects in
+//! [`History::effects`] ([`EffectRecord`]), in Horizon's order (its ingestion's
+//! `effects_processor.go`): they are recorded as the operation applies, where the prior state
+//! is known (a trustline or data entry created, updated or removed). A `txFAILED` transaction
+//! has none, as in Horizon. No sponsorship effects arise (nothing is sponsored), and offer
+//! operations give only `trade` effects (Horizon emits no offer created/updated/removed).
 
 use std::collections::BTreeMap;
 
@@ -76,6 +85,9 @@ pub const BASE_FEE_STROOPS_DEFAULT: i64 = 100;
 pub const TOTAL_COINS_STROOPS_DEFAULT: i64 = 1_000_000_000_000_000_000;
 /// Most subentries an account may have (stellar-core's `ACCOUNT_SUBENTRY_LIMIT`).
 pub const SUBENTRIES_PER_ACCOUNT_MAX: u32 = 1000;
+/// The weight of a new account's master key in its `signer_created` effect (the Go SDK's
+/// `keypair.DefaultSignerWeight`).
+const SIGNER_WEIGHT_DEFAULT: u32 = 1;
 /// Most extra signers an account may have (stellar-core's `MAX_SIGNERS`).
 pub const SIGNERS_PER_ACCOUNT_MAX: usize = 20;
 /// The account flag that makes new trustlines to the account's assets unauthorized.
@@ -447,6 +459,114 @@ fn gcd(mut a: i64, mut b: i64) -> i64 {
     a.abs()
 }
 
+/// What an effect says, per Horizon effect type (the types the simulated operations produce).
+/// Amounts and limits are in stroops.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EffectKind {
+    /// The effect's account was created (CreateAccount).
+    AccountCreated { starting_balance: i64 },
+    /// The account received `amount` of `asset` (Payment: the destination).
+    AccountCredited { asset: Asset, amount: i64 },
+    /// The account sent `amount` of `asset` (Payment and CreateAccount: the source).
+    AccountDebited { asset: Asset, amount: i64 },
+    /// A signer was added to the account (CreateAccount: the new account's master key).
+    SignerCreated { public_key: AccountId, weight: u32 },
+    /// ChangeTrust made a new trustline; `limit` is the operation's.
+    TrustlineCreated { asset: Asset, limit: i64 },
+    /// ChangeTrust with limit 0 removed the trustline (`limit` is then 0).
+    TrustlineRemoved { asset: Asset, limit: i64 },
+    /// ChangeTrust set the limit of an existing trustline.
+    TrustlineUpdated { asset: Asset, limit: i64 },
+    /// One side of a claim of an offer operation, from the effect account's point of view:
+    /// it sold `sold_amount` of `sold_asset` and bought `bought_amount` of `bought_asset`, with
+    /// `seller` as its counterparty. `offer_id` is the crossed (maker's) offer for both sides,
+    /// as Horizon's `tradeDetails` gives it.
+    Trade {
+        seller: AccountId,
+        offer_id: i64,
+        sold_asset: Asset,
+        sold_amount: i64,
+        bought_asset: Asset,
+        bought_amount: i64,
+    },
+    /// ManageData made a new entry.
+    DataCreated { name: String, value: Vec<u8> },
+    /// ManageData deleted the entry.
+    DataRemoved { name: String },
+    /// ManageData replaced the value of an existing entry.
+    DataUpdated { name: String, value: Vec<u8> },
+}
+
+impl EffectKind {
+    /// Horizon's `type`, e.g. `account_created`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EffectKind::AccountCreated { .. } => "account_created",
+            EffectKind::AccountCredited { .. } => "account_credited",
+            EffectKind::AccountDebited { .. } => "account_debited",
+            EffectKind::SignerCreated { .. } => "signer_created",
+            EffectKind::TrustlineCreated { .. } => "trustline_created",
+            EffectKind::TrustlineRemoved { .. } => "trustline_removed",
+            EffectKind::TrustlineUpdated { .. } => "trustline_updated",
+            EffectKind::Trade { .. } => "trade",
+            EffectKind::DataCreated { .. } => "data_created",
+            EffectKind::DataRemoved { .. } => "data_removed",
+            EffectKind::DataUpdated { .. } => "data_updated",
+        }
+    }
+
+    /// Horizon's `type_i` (`history.EffectType`).
+    pub fn type_i(&self) -> i32 {
+        match self {
+            EffectKind::AccountCreated { .. } => 0,
+            EffectKind::AccountCredited { .. } => 2,
+            EffectKind::AccountDebited { .. } => 3,
+            EffectKind::SignerCreated { .. } => 10,
+            EffectKind::TrustlineCreated { .. } => 20,
+            EffectKind::TrustlineRemoved { .. } => 21,
+            EffectKind::TrustlineUpdated { .. } => 22,
+            EffectKind::Trade { .. } => 33,
+            EffectKind::DataCreated { .. } => 40,
+            EffectKind::DataRemoved { .. } => 41,
+            EffectKind::DataUpdated { .. } => 42,
+        }
+    }
+}
+
+/// One Horizon effect: something an operation of a successful transaction did to an account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EffectRecord {
+    pub ledger: u32,
+    pub tx_order: u32,
+    /// 1-based index of the operation in its transaction (the TOID's operation field).
+    pub op_index: u32,
+    /// 1-based index of the effect within its operation (Horizon's effect `order`).
+    pub index: u32,
+    /// The account the effect is about (Horizon's `account`).
+    pub account: AccountId,
+    pub kind: EffectKind,
+    /// The close time of the effect's ledger (see [`TxRecord::close_time`]).
+    pub close_time: u64,
+}
+
+impl EffectRecord {
+    /// The TOID of the effect's operation.
+    pub fn operation_id(&self) -> i64 {
+        toid(self.ledger, self.tx_order, self.op_index)
+    }
+
+    /// Horizon's effect paging token: `<operation id>-<index>`.
+    pub fn paging_token(&self) -> String {
+        format!("{}-{}", self.operation_id(), self.index)
+    }
+
+    /// Horizon's effect id: the operation id and index zero-padded to 19 and 10 digits, so
+    /// that ids sort as text in paging order.
+    pub fn id(&self) -> String {
+        format!("{:019}-{:010}", self.operation_id(), self.index)
+    }
+}
+
 /// One closed ledger.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LedgerRecord {
@@ -462,12 +582,15 @@ pub struct LedgerRecord {
     pub base_reserve_stroops: i64,
 }
 
-/// What the Horizon layer reads: applied transactions, trades and closed ledgers, in order.
-/// Records of the open ledger are at the end of `transactions` and `trades`.
+/// What the Horizon layer reads: applied transactions, trades, effects and closed ledgers, in
+/// order (trades and effects in paging-token order). Records of the open ledger are at the
+/// end of `transactions`, `trades` and `effects`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct History {
     pub transactions: Vec<TxRecord>,
     pub trades: Vec<TradeRecord>,
+    /// Effects of the successful transactions' operations.
+    pub effects: Vec<EffectRecord>,
     pub ledgers: Vec<LedgerRecord>,
 }
 
@@ -511,6 +634,7 @@ pub struct Ledger {
     open_tx_count: u32,
     open_first_tx: usize,
     open_first_trade: usize,
+    open_first_effect: usize,
     history: History,
 }
 
@@ -520,26 +644,29 @@ struct TxContext {
     ledger_seq: u32,
 }
 
-/// An operation applied: its result, and the trades it made.
+/// An operation applied: its result, the trades it made and its effects (account, what), in
+/// Horizon's order.
 struct OpOutcome {
     result: xdr::OperationResult,
     success: bool,
     fills: Vec<sdex::Fill>,
     taker_offer_id: Option<i64>,
+    effects: Vec<(AccountId, EffectKind)>,
 }
 
 impl OpOutcome {
-    fn ok(result: xdr::OperationResultTr) -> OpOutcome {
+    fn ok(result: xdr::OperationResultTr, effects: Vec<(AccountId, EffectKind)>) -> OpOutcome {
         OpOutcome {
             result: xdr::OperationResult::OpInner(result),
             success: true,
             fills: Vec::new(),
             taker_offer_id: None,
+            effects,
         }
     }
 
     fn failed(result: xdr::OperationResult) -> OpOutcome {
-        OpOutcome { result, success: false, fills: Vec::new(), taker_offer_id: None }
+        OpOutcome { result, success: false, fills: Vec::new(), taker_offer_id: None, effects: Vec::new() }
     }
 
     fn failed_inner(result: xdr::OperationResultTr) -> OpOutcome {
@@ -590,6 +717,7 @@ impl Ledger {
             open_tx_count: 0,
             open_first_tx: 0,
             open_first_trade: 0,
+            open_first_effect: 0,
             history,
         }
     }
@@ -676,6 +804,9 @@ impl Ledger {
         for record in &mut self.history.trades[self.open_first_trade..] {
             record.close_time = close_time;
         }
+        for record in &mut self.history.effects[self.open_first_effect..] {
+            record.close_time = close_time;
+        }
         self.history.ledgers.push(LedgerRecord {
             sequence: self.ledger_seq,
             close_time,
@@ -693,6 +824,7 @@ impl Ledger {
         self.open_tx_count = 0;
         self.open_first_tx = self.history.transactions.len();
         self.open_first_trade = self.history.trades.len();
+        self.open_first_effect = self.history.effects.len();
         self.history.ledgers.last().expect("just pushed")
     }
 
@@ -900,7 +1032,7 @@ impl Ledger {
     }
 
     /// Charges the fee, consumes the sequence number, applies the operations atomically, and
-    /// records the transaction and its trades.
+    /// records the transaction, its trades and (when it succeeds) its effects.
     fn apply(
         &mut self,
         v1: &xdr::TransactionV1Envelope,
@@ -927,6 +1059,7 @@ impl Ledger {
         let before = (ops.len() > 1).then(|| self.state.clone());
         let mut results = Vec::with_capacity(ops.len());
         let mut trades = Vec::new();
+        let mut effects = Vec::new();
         let mut success = true;
         for (index, op) in ops.iter().enumerate() {
             let outcome = if success {
@@ -960,6 +1093,17 @@ impl Ledger {
                         close_time,
                     });
                 }
+                for (effect_index, (account, kind)) in outcome.effects.into_iter().enumerate() {
+                    effects.push(EffectRecord {
+                        ledger: self.ledger_seq,
+                        tx_order: self.open_tx_count + 1,
+                        op_index: index as u32 + 1,
+                        index: effect_index as u32 + 1,
+                        account,
+                        kind,
+                        close_time,
+                    });
+                }
             }
             results.push(outcome.result);
         }
@@ -971,6 +1115,7 @@ impl Ledger {
                 self.state = before;
             }
             trades.clear();
+            effects.clear();
             xdr::TransactionResultResult::TxFailed(results)
         };
         let result = xdr::TransactionResult { fee_charged: fee, result: code, ext: xdr::TransactionResultExt::V0 };
@@ -993,6 +1138,7 @@ impl Ledger {
             close_time,
         });
         self.history.trades.extend(trades);
+        self.history.effects.extend(effects);
         Submission {
             hash,
             disposition: Disposition::Applied { ledger: self.ledger_seq, order },
@@ -1374,6 +1520,7 @@ fn apply_op(state: &mut State, ctx: &TxContext, op: &xdr::Operation) -> OpOutcom
                     OpOutcome {
                         result: xdr::OperationResult::OpInner(offer_success_result(body, &success)),
                         success: true,
+                        effects: trade_effects(source, &success.fills),
                         fills: success.fills,
                         taker_offer_id,
                     }
@@ -1382,6 +1529,37 @@ fn apply_op(state: &mut State, ctx: &TxContext, op: &xdr::Operation) -> OpOutcom
             }
         }
     }
+}
+
+/// Horizon's `addIngestTradeEffects`: for each claim (except one that moved nothing), a
+/// `trade` effect for the taker (`source`), then one for the maker, each from its own side.
+fn trade_effects(source: AccountId, fills: &[sdex::Fill]) -> Vec<(AccountId, EffectKind)> {
+    let mut effects = Vec::with_capacity(2 * fills.len());
+    for fill in fills.iter().filter(|f| f.amount_sold != 0 || f.amount_bought != 0) {
+        effects.push((
+            source,
+            EffectKind::Trade {
+                seller: fill.seller,
+                offer_id: fill.offer_id,
+                sold_asset: fill.asset_bought,
+                sold_amount: fill.amount_bought,
+                bought_asset: fill.asset_sold,
+                bought_amount: fill.amount_sold,
+            },
+        ));
+        effects.push((
+            fill.seller,
+            EffectKind::Trade {
+                seller: source,
+                offer_id: fill.offer_id,
+                sold_asset: fill.asset_sold,
+                sold_amount: fill.amount_sold,
+                bought_asset: fill.asset_bought,
+                bought_amount: fill.amount_bought,
+            },
+        ));
+    }
+    effects
 }
 
 fn create_account(state: &mut State, ctx: &TxContext, source: AccountId, op: &xdr::CreateAccountOp) -> OpOutcome {
@@ -1399,19 +1577,32 @@ fn create_account(state: &mut State, ctx: &TxContext, source: AccountId, op: &xd
     }
     state.account_mut(&source).balance -= op.starting_balance;
     state.accounts.insert(destination, AccountEntry::new(op.starting_balance, i64::from(ctx.ledger_seq) << 32));
-    OpOutcome::ok(wrap(C::Success))
+    let effects = vec![
+        (destination, EffectKind::AccountCreated { starting_balance: op.starting_balance }),
+        (source, EffectKind::AccountDebited { asset: Asset::Native, amount: op.starting_balance }),
+        (destination, EffectKind::SignerCreated { public_key: destination, weight: SIGNER_WEIGHT_DEFAULT }),
+    ];
+    OpOutcome::ok(wrap(C::Success), effects)
 }
 
 /// A payment as stellar-core makes it (a path payment with an empty path): the destination is
-/// credited first, then the source debited.
+/// credited first, then the source debited. The effects say so in that order, whatever moved
+/// (a native payment to oneself moves nothing and still has both).
 fn payment(state: &mut State, source: AccountId, op: &xdr::PaymentOp) -> OpOutcome {
     use xdr::PaymentResult as P;
     let fail = |code| OpOutcome::failed_inner(xdr::OperationResultTr::Payment(code));
     let asset = asset_from_xdr(&op.asset).expect("checked well formed");
     let destination = muxed_from_xdr(&op.destination);
     let amount = op.amount;
+    let success = || {
+        let effects = vec![
+            (destination, EffectKind::AccountCredited { asset, amount }),
+            (source, EffectKind::AccountDebited { asset, amount }),
+        ];
+        OpOutcome::ok(xdr::OperationResultTr::Payment(P::Success), effects)
+    };
     if asset.is_native() && destination == source {
-        return OpOutcome::ok(xdr::OperationResultTr::Payment(P::Success));
+        return success();
     }
     let bypass_issuer_check = State::is_issuer(&destination, &asset);
     if !bypass_issuer_check && !state.accounts.contains_key(&destination) {
@@ -1455,7 +1646,7 @@ fn payment(state: &mut State, source: AccountId, op: &xdr::PaymentOp) -> OpOutco
         return fail(code);
     }
     state.transfer(&source, &asset, -amount);
-    OpOutcome::ok(xdr::OperationResultTr::Payment(P::Success))
+    success()
 }
 
 fn change_trust(state: &mut State, source: AccountId, op: &xdr::ChangeTrustOp) -> OpOutcome {
@@ -1468,13 +1659,15 @@ fn change_trust(state: &mut State, source: AccountId, op: &xdr::ChangeTrustOp) -
         if op.limit < line.balance.saturating_add(line.buying_liabilities) {
             return OpOutcome::failed_inner(wrap(C::InvalidLimit));
         }
-        if op.limit == 0 {
+        let effect = if op.limit == 0 {
             state.trustlines.remove(&key);
             state.add_subentries(&source, -1);
+            EffectKind::TrustlineRemoved { asset, limit: op.limit }
         } else {
             line.limit = op.limit;
-        }
-        return OpOutcome::ok(wrap(C::Success));
+            EffectKind::TrustlineUpdated { asset, limit: op.limit }
+        };
+        return OpOutcome::ok(wrap(C::Success), vec![(source, effect)]);
     }
     if op.limit == 0 {
         return OpOutcome::failed_inner(wrap(C::InvalidLimit));
@@ -1494,15 +1687,17 @@ fn change_trust(state: &mut State, source: AccountId, op: &xdr::ChangeTrustOp) -
         TrustLine { balance: 0, limit: op.limit, authorized, selling_liabilities: 0, buying_liabilities: 0 },
     );
     state.add_subentries(&source, 1);
-    OpOutcome::ok(wrap(C::Success))
+    OpOutcome::ok(wrap(C::Success), vec![(source, EffectKind::TrustlineCreated { asset, limit: op.limit })])
 }
 
 fn manage_data(state: &mut State, source: AccountId, op: &xdr::ManageDataOp) -> OpOutcome {
     use xdr::ManageDataResult as M;
     let wrap = xdr::OperationResultTr::ManageData;
     let name = op.data_name.0.as_slice().to_vec();
+    // Checked valid (printable ASCII), so the conversion is exact.
+    let effect_name = String::from_utf8_lossy(&name).into_owned();
     let exists = state.account(&source).data.contains_key(&name);
-    match &op.data_value {
+    let effect = match &op.data_value {
         Some(value) => {
             if !exists {
                 match state.subentry_room(&source) {
@@ -1511,7 +1706,13 @@ fn manage_data(state: &mut State, source: AccountId, op: &xdr::ManageDataOp) -> 
                     Ok(()) => state.add_subentries(&source, 1),
                 }
             }
-            state.account_mut(&source).data.insert(name, value.0.as_slice().to_vec());
+            let value = value.0.as_slice().to_vec();
+            state.account_mut(&source).data.insert(name, value.clone());
+            if exists {
+                EffectKind::DataUpdated { name: effect_name, value }
+            } else {
+                EffectKind::DataCreated { name: effect_name, value }
+            }
         }
         None => {
             if !exists {
@@ -1519,9 +1720,10 @@ fn manage_data(state: &mut State, source: AccountId, op: &xdr::ManageDataOp) -> 
             }
             state.account_mut(&source).data.remove(&name);
             state.add_subentries(&source, -1);
+            EffectKind::DataRemoved { name: effect_name }
         }
-    }
-    OpOutcome::ok(wrap(M::Success))
+    };
+    OpOutcome::ok(wrap(M::Success), vec![(source, effect)])
 }
 
 #[cfg(test)]

@@ -3,6 +3,10 @@
 //! and, to come, its HTTP/SSE front, the market generator, replay, backtests and audit queries.
 #![forbid(unsafe_code)]
 
+pub mod faults;
 pub mod horizon;
 pub mod ledger;
+pub mod rng;
 pub mod sdex;
+pub mod server;
+pub mod venue;

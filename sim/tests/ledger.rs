@@ -580,16 +580,6 @@ fn v2_preconditions_ledger_bounds_and_min_seq_num() {
     assert_eq!(ledger.account(&a.id).unwrap().seq_num, current + 10);
 }
 
-fn sell_offer(selling: &Asset, buying: &Asset, amount: i64, n: i32, d: i32) -> xdr::OperationBody {
-    xdr::OperationBody::ManageSellOffer(xdr::ManageSellOfferOp {
-        selling: asset_to_xdr(selling),
-        buying: asset_to_xdr(buying),
-        amount,
-        price: xdr::Price { n, d },
-        offer_id: 0,
-    })
-}
-
 #[test]
 fn offer_operation_codes_atomicity_and_passive_flags() {
     let (issuer, a, b) = (key(1), key(2), key(3));

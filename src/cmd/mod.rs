@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod keys;
+pub mod sim;
 pub mod tx;
 
 use std::fmt;

@@ -66,6 +66,17 @@ pub fn manage_data(name: &str, value: Option<&[u8]>) -> xdr::OperationBody {
     })
 }
 
+/// A new ManageSellOffer of `amount` at `n/d` units of `buying` per unit of `selling`.
+pub fn sell_offer(selling: &Asset, buying: &Asset, amount: i64, n: i32, d: i32) -> xdr::OperationBody {
+    xdr::OperationBody::ManageSellOffer(xdr::ManageSellOfferOp {
+        selling: asset_to_xdr(selling),
+        buying: asset_to_xdr(buying),
+        amount,
+        price: xdr::Price { n, d },
+        offer_id: 0,
+    })
+}
+
 /// A transaction from `source` with the next sequence number, the minimum fee, no bounds.
 pub fn tx(ledger: &Ledger, source: &Key, ops: Vec<xdr::Operation>) -> xdr::Transaction {
     let seq = ledger.account(&source.id).map_or(1, |a| a.seq_num + 1);
