@@ -5,9 +5,14 @@
 //! `rest` places offers that do not cross (each adds an offer to a growing book); `cross`
 //! sends takers that each fill one resting offer. `cargo bench -p starlog-benches --bench sim`
 //! runs criterion and then the report (hdrhistogram per transaction, rates); `-- report` only
-//! the report. The HTTP/SSE front is not here yet, so SSE delivery is not measured.
+//! the report.
+//!
+//! Over HTTP (the [`Server`] on loopback, one client thread): `POST /transactions` of the same
+//! resting offers, and SSE delivery: K clients streaming a backlog of M transactions from the
+//! start, events delivered per second over all streams. And the background market: ledgers per second with its traders acting.
 
 use std::hint::black_box;
+use std::io::{BufRead, BufReader};
 use std::time::Instant;
 
 use criterion::{BatchSize, Criterion};
@@ -17,6 +22,9 @@ use starlog_adapters::stellar::{asset_to_xdr, muxed_to_xdr};
 use starlog_benches::{Latency, fmt_rate, rate};
 use starlog_engine::{AccountId, Amount, Asset, OfferRef, Price};
 use starlog_sim::ledger::{Ledger, LedgerConfig};
+use starlog_sim::market::{Market, MarketConfig};
+use starlog_sim::server::{Server, ServerConfig};
+use starlog_sim::venue::VenueConfig;
 use stellar_xdr as xdr;
 
 const XLM: i64 = 10_000_000;
@@ -130,6 +138,66 @@ fn takers(ledger: &Ledger, taker: &Party, usd: Asset, count: usize) -> Vec<Vec<u
     })
 }
 
+/// A server closing ledgers by hand, rate limit off, holding `market()`'s state.
+fn server() -> (Server, Party, Asset) {
+    let mut venue = VenueConfig::new(NOW);
+    venue.ledger_ms = 0;
+    let mut config = ServerConfig::new(venue);
+    config.rate_limit_per_hour = 0;
+    let server = Server::start(config).expect("start");
+    let (ledger, maker, _, usd) = market();
+    server.with_venue(|v| *v.ledger_mut() = ledger);
+    (server, maker, usd)
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).build().into()
+}
+
+fn post(agent: &ureq::Agent, url: &str, envelope: &[u8]) -> u16 {
+    use base64::Engine as _;
+    let tx = base64::engine::general_purpose::STANDARD.encode(envelope);
+    let mut response = agent.post(url).send_form([("tx", tx.as_str())]).expect("answer");
+    let _ = response.body_mut().read_to_string();
+    response.status().as_u16()
+}
+
+/// Reads `events` `id:` frames from one stream, then hangs up; returns how many it saw.
+fn stream_events(url: &str, events: usize) -> usize {
+    let response = agent().get(url).header("accept", "text/event-stream").call().expect("stream");
+    assert_eq!(response.status().as_u16(), 200);
+    let reader = BufReader::new(response.into_body().into_reader());
+    reader.lines().map_while(Result::ok).filter(|l| l.starts_with("id: ")).take(events).count()
+}
+
+/// K streams of the whole backlog at once: (events delivered, elapsed ns).
+fn deliver(server: &Server, streams: usize, events: usize) -> (u64, u64) {
+    let url = format!("{}/transactions?cursor=0", server.url());
+    let started = Instant::now();
+    let handles: Vec<_> = (0..streams)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || stream_events(&url, events))
+        })
+        .collect();
+    let delivered: usize = handles.into_iter().map(|h| h.join().expect("reader")).sum();
+    assert_eq!(delivered, streams * events, "every stream delivered the backlog");
+    (delivered as u64, started.elapsed().as_nanos() as u64)
+}
+
+/// A server whose history holds `n` resting offers (plus the setup transactions).
+fn server_with_history(n: usize) -> Server {
+    let (server, maker, usd) = server();
+    let envelopes = server.with_venue(|v| resting(v.ledger(), &maker, usd, n));
+    server.with_venue(|v| {
+        for e in &envelopes {
+            assert!(v.submit(e).expect("decodes").succeeded());
+        }
+        v.close_ledger();
+    });
+    server
+}
+
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("sim");
     g.sample_size(10);
@@ -148,6 +216,8 @@ fn bench(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
+    let server = server_with_history(500);
+    g.bench_function("sse: 500 transactions to 1 stream", |b| b.iter(|| black_box(deliver(&server, 1, 500))));
     g.finish();
 }
 
@@ -186,6 +256,62 @@ fn report() {
     println!("{}   ({} transactions)", h_rest.line(), fmt_rate(rate(total, rest_ns)));
     println!("{}   ({} transactions)", h_cross.line(), fmt_rate(rate(total, cross_ns)));
     println!("  (each includes decoding, one Ed25519 verification, the operation, result XDR and history)");
+
+    // Over HTTP, one client, keep-alive.
+    let (server, maker, usd) = server();
+    let envelopes = server.with_venue(|v| resting(v.ledger(), &maker, usd, n));
+    let (agent, url) = (agent(), format!("{}/transactions", server.url()));
+    let mut h_http = Latency::new("POST /transactions: offer that rests");
+    let started = Instant::now();
+    for e in &envelopes {
+        let t = Instant::now();
+        assert_eq!(post(&agent, &url, e), 200);
+        h_http.record(t.elapsed());
+    }
+    let http_ns = started.elapsed().as_nanos() as u64;
+    println!("{}   ({} transactions)", h_http.line(), fmt_rate(rate(n as u64, http_ns)));
+    drop(server);
+
+    // SSE: a backlog of transactions streamed to 1 and to 4 clients at once.
+    // One maker's offers: an account holds at most 1000 subentries.
+    let events = 900;
+    let server = server_with_history(events);
+    for streams in [1, 4] {
+        let mut best = (0u64, u64::MAX);
+        for _ in 0..3 {
+            let (delivered, ns) = deliver(&server, streams, events);
+            if ns < best.1 {
+                best = (delivered, ns);
+            }
+        }
+        println!(
+            "  sse: {streams} stream(s) x {events} transaction records: {} events delivered (best of 3)",
+            fmt_rate(rate(best.0, best.1))
+        );
+    }
+    drop(server);
+
+    // The background market: ledgers per second with its traders acting in each.
+    let mut ledger = Ledger::new(LedgerConfig::default());
+    let mut market = Market::new(MarketConfig::default(), &mut ledger, NOW).expect("market");
+    let mut h_ledger = Latency::new("market: step + close one ledger");
+    let (ledgers, tx_before) = (1000u64, ledger.history().transactions.len());
+    let started = Instant::now();
+    for i in 1..=ledgers {
+        let t = Instant::now();
+        market.step(&mut ledger, NOW + i);
+        ledger.close_ledger(NOW + i);
+        h_ledger.record(t.elapsed());
+    }
+    let market_ns = started.elapsed().as_nanos() as u64;
+    let txs = (ledger.history().transactions.len() - tx_before) as u64;
+    println!(
+        "{}   ({} ledgers, {} market transactions: {} trades)",
+        h_ledger.line(),
+        fmt_rate(rate(ledgers, market_ns)),
+        fmt_rate(rate(txs, market_ns)),
+        ledger.history().trades.len()
+    );
 }
 
 fn main() {

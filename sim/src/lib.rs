@@ -6,6 +6,7 @@
 pub mod faults;
 pub mod horizon;
 pub mod ledger;
+pub mod market;
 pub mod rng;
 pub mod sdex;
 pub mod server;

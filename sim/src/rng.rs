@@ -27,6 +27,12 @@ impl SplitMix64 {
         ((u128::from(self.next_u64()) * u128::from(bound)) >> 64) as u64
     }
 
+    /// Uniform in `-bound..=bound`.
+    pub fn symmetric(&mut self, bound: i64) -> i64 {
+        let span = bound.unsigned_abs().saturating_mul(2).saturating_add(1);
+        self.below(span) as i64 - bound.abs()
+    }
+
     /// True with probability `pct`/100.
     pub fn percent(&mut self, pct: u8) -> bool {
         pct > 0 && self.below(100) < u64::from(pct)
@@ -51,5 +57,6 @@ mod tests {
         assert!((0..10_000).all(|_| rng.below(3) < 3));
         assert!(!SplitMix64::new(1).percent(0));
         assert!(SplitMix64::new(1).percent(100));
+        assert!((0..1000).all(|_| rng.symmetric(5).abs() <= 5));
     }
 }

@@ -39,7 +39,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::faults::{FaultConfig, Faults, RequestFaults};
 use crate::horizon;
-use crate::ledger::{Disposition, Submission};
+use crate::ledger::{Disposition, Submission, TradeRecord};
 use crate::sdex::Book;
 use crate::venue::{FriendbotError, Venue, VenueConfig};
 
@@ -55,6 +55,9 @@ const PAGE_LIMIT_MAX: usize = 200;
 const BOOK_LIMIT_DEFAULT: usize = 20;
 /// An idle stream gets a comment line this often, so proxies and clients see it alive.
 const HEARTBEAT_MS: u64 = 5000;
+/// Records a stream renders per turn of the venue lock (a long backlog is sent in batches, so
+/// submissions are not held up behind one stream).
+const STREAM_BATCH_RECORDS: usize = 256;
 /// Frames buffered per stream before the producer waits for the client.
 const STREAM_BUFFER_FRAMES: usize = 64;
 const RATE_WINDOW_S: u64 = 3600;
@@ -87,6 +90,47 @@ impl ServerConfig {
             body_bytes_max: BODY_BYTES_MAX_DEFAULT,
             faults: FaultConfig::default(),
         }
+    }
+}
+
+/// The Horizon API without a socket: a venue and the request handler, for in-process callers
+/// and fuzzing. [`Server`] serves one over TCP. (Streams need a tokio runtime to run on;
+/// ledgers close only by [`Service::with_venue`] here.)
+#[derive(Clone, Debug)]
+pub struct Service {
+    shared: Arc<Shared>,
+}
+
+impl Service {
+    pub fn new(config: &ServerConfig) -> Result<Service, crate::market::MarketError> {
+        Ok(Service::from_venue(config, Venue::new(config.venue.clone())?))
+    }
+
+    /// Serves an existing venue (`config.venue` is not used).
+    pub fn from_venue(config: &ServerConfig, venue: Venue) -> Service {
+        let book = venue.ledger().book().clone();
+        let (changes, _) = watch::channel(venue.version());
+        let shared = Arc::new(Shared {
+            venue: Mutex::new(venue),
+            changes,
+            previous_book: Mutex::new(book),
+            limiter: Mutex::new(HashMap::new()),
+            faults: Mutex::new(Faults::new(config.faults.clone())),
+            rate_limit_per_hour: config.rate_limit_per_hour,
+            body_bytes_max: config.body_bytes_max,
+            started: Instant::now(),
+        });
+        Service { shared }
+    }
+
+    /// Answers one request from `client` as the server would.
+    pub async fn call(&self, client: IpAddr, request: Request) -> Response {
+        handle(Arc::clone(&self.shared), client, request).await
+    }
+
+    /// Runs `f` on the venue; streams see what it changed.
+    pub fn with_venue<R>(&self, f: impl FnOnce(&mut Venue) -> R) -> R {
+        self.shared.with_venue(f)
     }
 }
 
@@ -147,22 +191,11 @@ impl Shared {
 impl Server {
     /// Binds `config.listen` and serves until stopped.
     pub fn start(config: ServerConfig) -> std::io::Result<Server> {
+        let service = Service::new(&config).map_err(|e| std::io::Error::other(format!("market setup: {e}")))?;
+        let shared = service.shared;
         let listener = std::net::TcpListener::bind(config.listen)?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
-        let venue = Venue::new(config.venue.clone());
-        let book = venue.ledger().book().clone();
-        let (changes, _) = watch::channel(venue.version());
-        let shared = Arc::new(Shared {
-            venue: Mutex::new(venue),
-            changes,
-            previous_book: Mutex::new(book),
-            limiter: Mutex::new(HashMap::new()),
-            faults: Mutex::new(Faults::new(config.faults.clone())),
-            rate_limit_per_hour: config.rate_limit_per_hour,
-            body_bytes_max: config.body_bytes_max,
-            started: Instant::now(),
-        });
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("starlog-sim-http")
@@ -183,7 +216,11 @@ impl Server {
                 if ledger_ms > 0 {
                     tokio::spawn(close_ledgers(Arc::clone(&task_shared)));
                 }
-                let app = axum::Router::new().fallback(handle).with_state(task_shared);
+                let app = axum::Router::new()
+                    .fallback(|State(shared), ConnectInfo(peer): ConnectInfo<SocketAddr>, request| {
+                        handle(shared, peer.ip(), request)
+                    })
+                    .with_state(task_shared);
                 let service = app.into_make_service_with_connect_info::<SocketAddr>();
                 // Stopping drops the accept loop; the runtime's shutdown then cuts open
                 // connections (streams never end by themselves, so no graceful wait).
@@ -428,12 +465,8 @@ struct Ctx<'a> {
     stream: bool,
 }
 
-async fn handle(
-    State(shared): State<Arc<Shared>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
-) -> Response {
-    let (limit, remaining, reset_s) = shared.rate_limit(peer.ip());
+async fn handle(shared: Arc<Shared>, client: IpAddr, request: Request) -> Response {
+    let (limit, remaining, reset_s) = shared.rate_limit(client);
     let faults = shared.faults.lock().expect("faults lock").draw();
     if faults.delay_ms > 0 {
         tokio::time::sleep(Duration::from_millis(faults.delay_ms)).await;
@@ -524,6 +557,7 @@ async fn route(shared: &Arc<Shared>, faults: RequestFaults, request: Request) ->
         (["transactions"], _, true) => submit(&ctx, &parts.headers, body).await,
         (["transactions", hash], true, _) => transaction(&ctx, hash),
         (["effects"], true, _) => effects(&ctx, None),
+        (["_sim", "grant"], _, true) => grant(&ctx),
         (["_sim", "close"], _, true) => {
             let sequence = shared.with_venue(Venue::close_ledger);
             Ok(json_response(StatusCode::OK, &json!({ "ledger": sequence })))
@@ -642,6 +676,26 @@ fn friendbot(ctx: &Ctx<'_>) -> Result<Response, Problem> {
     match ctx.shared.with_venue(|venue| venue.friendbot(&account)) {
         Ok(submission) => Ok(json_response(StatusCode::OK, &submitted(ctx, &submission))),
         Err(FriendbotError::AlreadyFunded(submission)) => Err(failed(&submission, "")),
+    }
+}
+
+/// `POST /_sim/grant?addr=G…&amount=1000.5`: the market's asset for a strategy's account.
+fn grant(ctx: &Ctx<'_>) -> Result<Response, Problem> {
+    let addr = ctx.params.get("addr").ok_or_else(|| Problem::bad_request("addr", "addr is required"))?;
+    let account = parse_account(addr, "addr")?;
+    let amount = ctx.params.get("amount").ok_or_else(|| Problem::bad_request("amount", "amount is required"))?;
+    let amount = amount
+        .parse::<starlog_engine::Amount>()
+        .ok()
+        .filter(|a| a.stroops() > 0)
+        .ok_or_else(|| Problem::bad_request("amount", "a positive amount with at most 7 decimals"))?;
+    match ctx.shared.with_venue(|venue| venue.grant(&account, amount.stroops())) {
+        Ok(submission) if submission.succeeded() => Ok(json_response(StatusCode::OK, &submitted(ctx, &submission))),
+        Ok(submission) => Err(failed(&submission, "")),
+        Err(crate::market::MarketError::Failed { what, result }) => {
+            Err(Problem::bad_request("addr", &format!("{what} failed: {result}")))
+        }
+        Err(e) => Err(Problem::bad_request("addr", &e.to_string())),
     }
 }
 
@@ -850,9 +904,6 @@ enum Order {
     Desc,
 }
 
-/// A collection's records in ascending key order: (key, paging token, JSON).
-type Records = Vec<(Key, String, Value)>;
-
 /// `cursor`, `order` and `limit` of a page request.
 #[derive(Debug)]
 struct PageQuery {
@@ -907,28 +958,30 @@ fn parse_cursor(text: &str, order: Order) -> Option<Key> {
     (id >= 0 && index_ok).then_some((id, index))
 }
 
-/// One page of `records` (ascending) for `query`, with Horizon's `_links`.
-fn page(base_url: &str, query: &PageQuery, records: Records) -> Value {
-    let selected: Vec<(Key, String, Value)> = match query.order {
-        Order::Asc => records
-            .into_iter()
-            .filter(|(key, _, _)| query.after.is_none_or(|after| *key > after) && !query.now)
-            .take(query.limit)
-            .collect(),
-        Order::Desc => records
-            .into_iter()
-            .rev()
-            .filter(|(key, _, _)| query.after.is_none_or(|after| *key < after) && !query.now)
-            .take(query.limit)
-            .collect(),
+/// One page of `source` for `query`, with Horizon's `_links`. Only the records on the page are
+/// rendered.
+fn page(venue: &Venue, base: &str, path: &str, query: &PageQuery, source: &Source) -> Value {
+    let keys: Vec<(Key, usize)> = if query.now {
+        Vec::new()
+    } else {
+        match query.order {
+            Order::Asc => source.select(venue, query.after).into_iter().take(query.limit).collect(),
+            Order::Desc => source
+                .select(venue, None)
+                .into_iter()
+                .rev()
+                .filter(|(key, _)| query.after.is_none_or(|after| *key < after))
+                .take(query.limit)
+                .collect(),
+        }
     };
+    let selected: Vec<(String, Value)> = keys.iter().map(|(_, index)| source.render(venue, base, *index)).collect();
     let (order, reverse) = match query.order {
         Order::Asc => ("asc", "desc"),
         Order::Desc => ("desc", "asc"),
     };
-    let first = selected.first().map(|(_, token, _)| token.clone()).unwrap_or_default();
-    let last = selected.last().map(|(_, token, _)| token.clone()).unwrap_or_default();
-    let sep = if base_url.contains('?') { '&' } else { '?' };
+    let first = selected.first().map(|(token, _)| token.clone()).unwrap_or_default();
+    let last = selected.last().map(|(token, _)| token.clone()).unwrap_or_default();
     let limit = query.limit;
     let this_cursor = match (query.after, query.now) {
         (_, true) => "now".to_owned(),
@@ -936,46 +989,128 @@ fn page(base_url: &str, query: &PageQuery, records: Records) -> Value {
         (Some((id, index)), _) => format!("{id}-{index}"),
         (None, _) => String::new(),
     };
+    let url = format!("{base}{path}");
     json!({
         "_links": {
-            "self": link(format!("{base_url}{sep}cursor={this_cursor}&limit={limit}&order={order}")),
-            "next": link(format!("{base_url}{sep}cursor={last}&limit={limit}&order={order}")),
-            "prev": link(format!("{base_url}{sep}cursor={first}&limit={limit}&order={reverse}")),
+            "self": link(format!("{url}?cursor={this_cursor}&limit={limit}&order={order}")),
+            "next": link(format!("{url}?cursor={last}&limit={limit}&order={order}")),
+            "prev": link(format!("{url}?cursor={first}&limit={limit}&order={reverse}")),
         },
-        "_embedded": { "records": selected.into_iter().map(|(_, _, v)| v).collect::<Vec<_>>() },
+        "_embedded": { "records": selected.into_iter().map(|(_, v)| v).collect::<Vec<_>>() },
     })
 }
 
 /// Serves a collection as a page, or as a page stream.
-fn collection(
-    ctx: &Ctx<'_>,
-    path: &str,
-    records: impl Fn(&Venue, &str) -> Records + Send + Sync + 'static,
-) -> Result<Response, Problem> {
+fn collection(ctx: &Ctx<'_>, path: &str, source: Source) -> Result<Response, Problem> {
     let query = PageQuery::from(ctx)?;
     if ctx.stream {
         if query.order == Order::Desc {
             return Err(Problem::bad_request("order", "streams are in ascending order"));
         }
-        return Ok(page_stream(ctx, query, records));
+        return Ok(page_stream(ctx, query, source));
     }
-    let all = records(&ctx.shared.venue(), &ctx.base);
-    let url = format!("{}{}", ctx.base, path);
-    Ok(json_response(StatusCode::OK, &page(&url, &query, all)))
+    let body = page(&ctx.shared.venue(), &ctx.base, path, &query, &source);
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// A collection: which records it holds, and how one is rendered.
+#[derive(Clone, Copy, Debug)]
+enum Source {
+    Transactions { account: Option<AccountId> },
+    Trades(TradeFilter),
+    Effects { account: Option<AccountId> },
+    Offers { seller: Option<AccountId>, selling: Option<Asset>, buying: Option<Asset> },
+}
+
+/// The records of `items` (sorted by `key`) after `after` that pass `keep`: (key, index).
+fn after_key<T>(
+    items: &[T],
+    after: Option<Key>,
+    key: impl Fn(&T) -> Key,
+    keep: impl Fn(&T) -> bool,
+) -> Vec<(Key, usize)> {
+    let start = after.map_or(0, |after| items.partition_point(|item| key(item) <= after));
+    items[start..].iter().enumerate().filter(|(_, item)| keep(item)).map(|(i, item)| (key(item), start + i)).collect()
+}
+
+impl Source {
+    /// Matching records with a key above `after`, ascending: (key, index for `render`). No
+    /// JSON is made here, and history before `after` is skipped by binary search.
+    fn select(&self, venue: &Venue, after: Option<Key>) -> Vec<(Key, usize)> {
+        let history = venue.ledger().history();
+        match *self {
+            Source::Transactions { account } => {
+                after_key(&history.transactions, after, |t| (t.toid(), 0), |t| account.is_none_or(|a| t.source == a))
+            }
+            Source::Trades(filter) => {
+                after_key(&history.trades, after, |t| (t.operation_id(), i64::from(t.trade_index)), |t| filter.keeps(t))
+            }
+            Source::Effects { account } => after_key(
+                &history.effects,
+                after,
+                |e| (e.operation_id(), i64::from(e.index)),
+                |e| account.is_none_or(|a| e.account == a),
+            ),
+            Source::Offers { seller, selling, buying } => venue
+                .ledger()
+                .book()
+                .iter()
+                .filter(|o| after.is_none_or(|after| (o.id, 0) > after))
+                .filter(|o| seller.is_none_or(|s| o.seller == s))
+                .filter(|o| selling.is_none_or(|a| o.selling == a) && buying.is_none_or(|a| o.buying == a))
+                .map(|o| ((o.id, 0), usize::try_from(o.id).unwrap_or(usize::MAX)))
+                .collect(),
+        }
+    }
+
+    /// The paging token and JSON of the record `select` gave `index` for.
+    fn render(&self, venue: &Venue, base: &str, index: usize) -> (String, Value) {
+        let history = venue.ledger().history();
+        match *self {
+            Source::Transactions { .. } => {
+                let t = &history.transactions[index];
+                (t.toid().to_string(), with_tx_links(base, horizon::transaction(t)))
+            }
+            Source::Trades(filter) => {
+                let t = &history.trades[index];
+                let mut record = horizon::trade(t);
+                if let Some((b, _)) = filter.pair {
+                    orient(&mut record, &b);
+                }
+                let op = t.operation_id();
+                let base_account = record["base_account"].as_str().unwrap_or_default().to_owned();
+                let counter_account = record["counter_account"].as_str().unwrap_or_default().to_owned();
+                record["_links"] = json!({
+                    "self": link(String::new()),
+                    "base": link(format!("{base}/accounts/{base_account}")),
+                    "counter": link(format!("{base}/accounts/{counter_account}")),
+                    "operation": link(format!("{base}/operations/{op}")),
+                });
+                (t.paging_token(), record)
+            }
+            Source::Effects { .. } => {
+                let e = &history.effects[index];
+                let mut record = horizon::effect(e);
+                let token = e.paging_token();
+                record["_links"] = json!({
+                    "operation": link(format!("{base}/operations/{}", e.operation_id())),
+                    "succeeds": link(format!("{base}/effects?order=desc&cursor={token}")),
+                    "precedes": link(format!("{base}/effects?order=asc&cursor={token}")),
+                });
+                (token, record)
+            }
+            Source::Offers { .. } => {
+                let id = i64::try_from(index).unwrap_or(i64::MAX);
+                let offer = venue.ledger().book().get(id).expect("select gave a resting offer's id");
+                (id.to_string(), offer_json(base, offer))
+            }
+        }
+    }
 }
 
 fn transactions(ctx: &Ctx<'_>, account: Option<AccountId>) -> Result<Response, Problem> {
     let path = account.map_or("/transactions".to_owned(), |a| format!("/accounts/{a}/transactions"));
-    collection(ctx, &path, move |venue, base| {
-        venue
-            .ledger()
-            .history()
-            .transactions
-            .iter()
-            .filter(|t| account.is_none_or(|a| t.source == a))
-            .map(|t| ((t.toid(), 0), t.toid().to_string(), with_tx_links(base, horizon::transaction(t))))
-            .collect()
-    })
+    collection(ctx, &path, Source::Transactions { account })
 }
 
 /// Filters of `GET /trades`.
@@ -1006,6 +1141,14 @@ impl TradeFilter {
         };
         Ok(TradeFilter { account: None, offer_id, pair })
     }
+
+    fn keeps(&self, t: &TradeRecord) -> bool {
+        self.account.is_none_or(|a| t.maker == a || t.taker == a)
+            && self.offer_id.is_none_or(|id| t.maker_offer_id == id || t.taker_offer_id == Some(id))
+            && self.pair.is_none_or(|(b, c)| {
+                (t.sold_asset == b && t.bought_asset == c) || (t.sold_asset == c && t.bought_asset == b)
+            })
+    }
 }
 
 fn trades(ctx: &Ctx<'_>, filter: TradeFilter) -> Result<Response, Problem> {
@@ -1014,42 +1157,12 @@ fn trades(ctx: &Ctx<'_>, filter: TradeFilter) -> Result<Response, Problem> {
         (None, Some(id)) if filter.pair.is_none() => format!("/offers/{id}/trades"),
         _ => "/trades".to_owned(),
     };
-    collection(ctx, &path, move |venue, base| {
-        venue
-            .ledger()
-            .history()
-            .trades
-            .iter()
-            .filter(|t| filter.account.is_none_or(|a| t.maker == a || t.taker == a))
-            .filter(|t| filter.offer_id.is_none_or(|id| t.maker_offer_id == id || t.taker_offer_id == Some(id)))
-            .filter(|t| {
-                filter.pair.is_none_or(|(b, c)| {
-                    (t.sold_asset == b && t.bought_asset == c) || (t.sold_asset == c && t.bought_asset == b)
-                })
-            })
-            .map(|t| {
-                let mut record = horizon::trade(t);
-                if let Some((b, c)) = filter.pair {
-                    orient(&mut record, &b, &c);
-                }
-                let op = t.operation_id();
-                let base_account = record["base_account"].as_str().unwrap_or_default().to_owned();
-                let counter_account = record["counter_account"].as_str().unwrap_or_default().to_owned();
-                record["_links"] = json!({
-                    "self": link(String::new()),
-                    "base": link(format!("{base}/accounts/{base_account}")),
-                    "counter": link(format!("{base}/accounts/{counter_account}")),
-                    "operation": link(format!("{base}/operations/{op}")),
-                });
-                ((op, i64::from(t.trade_index)), t.paging_token(), record)
-            })
-            .collect()
-    })
+    collection(ctx, &path, Source::Trades(filter))
 }
 
 /// Horizon answers a pair query in the asked orientation: swap base and counter (and invert
 /// the price) when the record's natural base is the asked counter.
-fn orient(record: &mut Value, base: &Asset, counter: &Asset) {
+fn orient(record: &mut Value, base: &Asset) {
     let natural_base = horizon::asset(base);
     let matches = ["asset_type", "asset_code", "asset_issuer"]
         .iter()
@@ -1057,7 +1170,6 @@ fn orient(record: &mut Value, base: &Asset, counter: &Asset) {
     if matches {
         return;
     }
-    let _ = counter;
     let Value::Object(map) = record else { return };
     let mut swapped = serde_json::Map::new();
     for (key, value) in std::mem::take(map) {
@@ -1081,26 +1193,7 @@ fn orient(record: &mut Value, base: &Asset, counter: &Asset) {
 
 fn effects(ctx: &Ctx<'_>, account: Option<AccountId>) -> Result<Response, Problem> {
     let path = account.map_or("/effects".to_owned(), |a| format!("/accounts/{a}/effects"));
-    collection(ctx, &path, move |venue, base| {
-        venue
-            .ledger()
-            .history()
-            .effects
-            .iter()
-            .filter(|e| account.is_none_or(|a| e.account == a))
-            .map(|e| {
-                let mut record = horizon::effect(e);
-                let op = e.operation_id();
-                let token = e.paging_token();
-                record["_links"] = json!({
-                    "operation": link(format!("{base}/operations/{op}")),
-                    "succeeds": link(format!("{base}/effects?order=desc&cursor={token}")),
-                    "precedes": link(format!("{base}/effects?order=asc&cursor={token}")),
-                });
-                ((op, i64::from(e.index)), token, record)
-            })
-            .collect()
-    })
+    collection(ctx, &path, Source::Effects { account })
 }
 
 fn offers(ctx: &Ctx<'_>, seller: Option<AccountId>) -> Result<Response, Problem> {
@@ -1110,16 +1203,7 @@ fn offers(ctx: &Ctx<'_>, seller: Option<AccountId>) -> Result<Response, Problem>
     let selling = asset_param(&ctx.params, "selling")?;
     let buying = asset_param(&ctx.params, "buying")?;
     let path = seller.map_or("/offers".to_owned(), |s| format!("/accounts/{s}/offers"));
-    collection(ctx, &path, move |venue, base| {
-        venue
-            .ledger()
-            .book()
-            .iter()
-            .filter(|o| seller.is_none_or(|s| o.seller == s))
-            .filter(|o| selling.is_none_or(|a| o.selling == a) && buying.is_none_or(|a| o.buying == a))
-            .map(|o| ((o.id, 0), o.id.to_string(), offer_json(base, o)))
-            .collect()
-    })
+    collection(ctx, &path, Source::Offers { seller, selling, buying })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1163,12 +1247,9 @@ async fn wait_change(
     }
 }
 
-/// A page stream: records after the cursor, in order, as they appear.
-fn page_stream(
-    ctx: &Ctx<'_>,
-    query: PageQuery,
-    records: impl Fn(&Venue, &str) -> Records + Send + Sync + 'static,
-) -> Response {
+/// A page stream: records after the cursor, in order, as they appear. Each wake-up renders
+/// only the records it has not sent.
+fn page_stream(ctx: &Ctx<'_>, query: PageQuery, source: Source) -> Response {
     let (frames, receiver) = mpsc::channel(STREAM_BUFFER_FRAMES);
     let shared = Arc::clone(ctx.shared);
     let base = ctx.base.clone();
@@ -1180,18 +1261,28 @@ fn page_stream(
         }
         let mut after = query.after;
         if query.now {
-            after = records(&shared.venue(), &base).last().map(|(key, _, _)| *key);
+            after = source.select(&shared.venue(), None).last().map(|(key, _)| *key).or(Some((0, 0)));
         }
         let mut sent = 0usize;
         loop {
             changes.borrow_and_update();
-            let batch: Vec<(Key, String, Value)> = records(&shared.venue(), &base)
-                .into_iter()
-                .filter(|(key, _, _)| after.is_none_or(|a| *key > a))
-                .collect();
-            for (key, token, record) in batch {
-                let data = serde_json::to_string(&record).expect("JSON values serialize");
-                if !send(&frames, format!("id: {token}\ndata: {data}\n\n")).await {
+            let batch: Vec<(Key, String)> = {
+                let venue = shared.venue();
+                let budget = if query.explicit_limit { query.limit - sent } else { usize::MAX };
+                source
+                    .select(&venue, after)
+                    .into_iter()
+                    .take(budget.min(STREAM_BATCH_RECORDS))
+                    .map(|(key, index)| {
+                        let (token, record) = source.render(&venue, &base, index);
+                        let data = serde_json::to_string(&record).expect("JSON values serialize");
+                        (key, format!("id: {token}\ndata: {data}\n\n"))
+                    })
+                    .collect()
+            };
+            let full = batch.len() == STREAM_BATCH_RECORDS;
+            for (key, frame) in batch {
+                if !send(&frames, frame).await {
                     return;
                 }
                 after = Some(key);
@@ -1201,7 +1292,7 @@ fn page_stream(
                     return;
                 }
             }
-            if !wait_change(&mut changes, &frames, deadline).await {
+            if !full && !wait_change(&mut changes, &frames, deadline).await {
                 return;
             }
         }

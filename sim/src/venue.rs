@@ -19,6 +19,7 @@ use starlog_adapters::stellar::tx::DecodeError;
 use starlog_engine::AccountId;
 
 use crate::ledger::{Disposition, Ledger, LedgerConfig, Submission};
+use crate::market::{Market, MarketConfig, MarketError};
 
 /// Friendbot's grant, as on testnet: 10 000 XLM.
 pub const FRIENDBOT_STROOPS_DEFAULT: i64 = 10_000 * 10_000_000;
@@ -35,6 +36,8 @@ pub struct VenueConfig {
     /// Unix seconds of genesis (ledger 1's close).
     pub start_time: u64,
     pub friendbot_stroops: i64,
+    /// Background traders ([`crate::market`]); `None` for an empty venue.
+    pub market: Option<MarketConfig>,
 }
 
 impl VenueConfig {
@@ -45,6 +48,7 @@ impl VenueConfig {
             ledger_ms: LEDGER_MS_DEFAULT,
             start_time,
             friendbot_stroops: FRIENDBOT_STROOPS_DEFAULT,
+            market: None,
         }
     }
 
@@ -61,8 +65,8 @@ pub enum FriendbotError {
     AlreadyFunded(Box<Submission>),
 }
 
-/// See the module doc.
-#[derive(Debug)]
+/// See the module doc. `Clone` forks the whole venue (ledger, market, clock).
+#[derive(Clone, Debug)]
 pub struct Venue {
     config: VenueConfig,
     ledger: Ledger,
@@ -73,12 +77,36 @@ pub struct Venue {
     /// Hash → index in the history's transactions, for the first `indexed` of them.
     applied: HashMap<[u8; 32], usize>,
     indexed: usize,
+    market: Option<Market>,
 }
 
 impl Venue {
-    pub fn new(config: VenueConfig) -> Venue {
+    /// Genesis, then the market's setup transactions (its accounts, trustlines and asset) in
+    /// ledger 2 when a market is configured.
+    pub fn new(config: VenueConfig) -> Result<Venue, MarketError> {
         let ledger = Ledger::new(config.ledger.clone());
-        Venue { config, ledger, closes: 0, version: 0, applied: HashMap::new(), indexed: 0 }
+        let mut venue =
+            Venue { config, ledger, closes: 0, version: 0, applied: HashMap::new(), indexed: 0, market: None };
+        if let Some(market) = venue.config.market.clone() {
+            let at = venue.open_close_time();
+            venue.market = Some(Market::new(market, &mut venue.ledger, at)?);
+        }
+        Ok(venue)
+    }
+
+    /// The background market, when configured.
+    pub fn market(&self) -> Option<&Market> {
+        self.market.as_ref()
+    }
+
+    /// Pays `amount` of the market's asset to `account` (which must trust it): the venue's
+    /// friendbot for the credit side.
+    pub fn grant(&mut self, account: &AccountId, amount_stroops: i64) -> Result<Submission, MarketError> {
+        let at = self.open_close_time();
+        let market = self.market.as_mut().ok_or_else(|| MarketError::Config("this venue runs no market".into()))?;
+        let submission = market.grant(&mut self.ledger, account, amount_stroops, at)?;
+        self.version += 1;
+        Ok(submission)
     }
 
     pub fn config(&self) -> &VenueConfig {
@@ -164,9 +192,13 @@ impl Venue {
         Ok(submission)
     }
 
-    /// Closes the open ledger at its fixed close time; returns the closed sequence.
+    /// Lets the market trade in the open ledger, then closes it at its fixed close time;
+    /// returns the closed sequence.
     pub fn close_ledger(&mut self) -> u32 {
         let at = self.open_close_time();
+        if let Some(market) = &mut self.market {
+            market.step(&mut self.ledger, at);
+        }
         let sequence = self.ledger.close_ledger(at).sequence;
         self.closes += 1;
         self.version += 1;

@@ -13,6 +13,7 @@ use serde_json::Value;
 use starlog_adapters::stellar::Network;
 use starlog_engine::Asset;
 use starlog_sim::faults::FaultConfig;
+use starlog_sim::market::MarketConfig;
 use starlog_sim::server::{Server, ServerConfig};
 use starlog_sim::venue::VenueConfig;
 use stellar_xdr as xdr;
@@ -358,8 +359,8 @@ fn injected_faults() {
 
 /// One scripted session against a fresh server; returns everything a client saw, with the
 /// server's address replaced by `BASE`.
-fn session() -> Vec<String> {
-    let server = manual(|_| {});
+fn session(market: Option<MarketConfig>) -> Vec<String> {
+    let server = manual(|c| c.venue.market = market);
     let (issuer, alice, bob) = (key(1), key(2), key(3));
     let usd = Asset::credit("USD", issuer.id).unwrap();
     let mut seen = Vec::new();
@@ -400,10 +401,51 @@ fn session() -> Vec<String> {
 
 #[test]
 fn same_submissions_give_identical_ledgers_and_streams() {
-    let (a, b) = (session(), session());
+    let (a, b) = (session(None), session(None));
     assert_eq!(a.len(), b.len());
     for (x, y) in a.iter().zip(&b) {
         assert_eq!(x, y);
     }
     assert!(a.iter().any(|s| s.contains("\"base_is_seller\"")), "the session traded");
+}
+
+#[test]
+fn same_seed_and_submissions_give_identical_markets_and_streams() {
+    let market = |seed| Some(MarketConfig { seed, ..MarketConfig::default() });
+    let (a, b, c) = (session(market(7)), session(market(7)), session(market(8)));
+    assert_eq!(a, b);
+    assert_ne!(a, c, "another seed, another market");
+}
+
+#[test]
+fn pages_follow_next_and_prev_links_in_both_orders() {
+    let server = manual(|_| {});
+    for n in 1..=5 {
+        friendbot(&server, &key(n));
+    }
+    server.close_ledger();
+    let tokens = |reply: &Reply| -> Vec<String> {
+        reply.body["_embedded"]["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["paging_token"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let path = |href: &Value| href.as_str().unwrap().trim_start_matches(&server.url()).to_owned();
+    let all = tokens(&get(&server, "/transactions?limit=200"));
+    assert_eq!(all.len(), 5);
+    let first = get(&server, "/transactions?limit=2");
+    assert_eq!(tokens(&first), all[..2]);
+    let second = get(&server, &path(&first.body["_links"]["next"]["href"]));
+    assert_eq!(tokens(&second), all[2..4]);
+    let back = get(&server, &path(&second.body["_links"]["prev"]["href"]));
+    assert_eq!(tokens(&back), vec![all[1].clone(), all[0].clone()], "prev is the page before, descending");
+    let desc = get(&server, "/transactions?order=desc&limit=3");
+    assert_eq!(tokens(&desc), vec![all[4].clone(), all[3].clone(), all[2].clone()]);
+    let effects = get(&server, &format!("/accounts/{}/effects?order=desc", key(3).id));
+    let kinds: Vec<&str> =
+        effects.body["_embedded"]["records"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["signer_created", "account_created"], "the new account's own effects, newest first");
+    assert!(tokens(&get(&server, "/transactions?cursor=now")).is_empty());
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use serde_json::json;
 use starlog_sim::faults::FaultConfig;
+use starlog_sim::market::MarketConfig;
 use starlog_sim::server::{BODY_BYTES_MAX_DEFAULT, RATE_LIMIT_PER_HOUR_DEFAULT, Server, ServerConfig};
 use starlog_sim::venue::{LEDGER_MS_DEFAULT, VenueConfig};
 
@@ -45,6 +46,12 @@ pub struct ServeArgs {
     /// retry_after_s, server_error_pct, timeout_pct, stream_drop_ms, stale_book_pct, seed.
     #[arg(long = "fault", value_name = "NAME=VALUE")]
     faults: Vec<String>,
+    /// Seed of the background market (same seed and same submissions → same ledgers).
+    #[arg(long, default_value = "1")]
+    seed: String,
+    /// Run no background market: an empty order book.
+    #[arg(long)]
+    no_market: bool,
     /// Stop after this many seconds (default: run until interrupted).
     #[arg(long)]
     seconds: Option<String>,
@@ -71,6 +78,9 @@ fn serve(args: &ServeArgs) -> CmdResult {
         }
         venue.ledger.network_passphrase = passphrase.clone();
     }
+    if !args.no_market {
+        venue.market = Some(MarketConfig { seed: integer("--seed", &args.seed)?, ..MarketConfig::default() });
+    }
     let mut faults = FaultConfig::default();
     for setting in &args.faults {
         faults.set(setting).map_err(|e| CmdError::flag("--fault", e))?;
@@ -82,8 +92,9 @@ fn serve(args: &ServeArgs) -> CmdResult {
     config.faults = faults;
     let seconds = args.seconds.as_deref().map(|s| integer::<u64>("--seconds", s)).transpose()?;
     let passphrase = config.venue.ledger.network_passphrase.clone();
-    let server = Server::start(config).map_err(|e| CmdError::new(format!("cannot listen on {listen}: {e}")))?;
-    let ready = json!({ "horizon_url": server.url(), "network_passphrase": passphrase });
+    let server = Server::start(config).map_err(|e| CmdError::new(format!("cannot start on {listen}: {e}")))?;
+    let market = server.with_venue(|venue| venue.market().map(|m| m.asset().to_string()));
+    let ready = json!({ "horizon_url": server.url(), "network_passphrase": passphrase, "market_asset": market });
     println!("{ready}");
     std::io::stdout().flush()?;
     match seconds {
