@@ -1,6 +1,8 @@
 //! starlog-sim: the Horizon-compatible simulated venue — SDEX matching ([`sdex`]), the ledger
-//! and transaction application ([`ledger`]), Horizon's JSON shapes for its state ([`horizon`]) —
-//! and, to come, its HTTP/SSE front, the market generator, replay, backtests and audit queries.
+//! and transaction application with effects ([`ledger`]), the seeded background market
+//! ([`market`]), the venue's clock and friendbot ([`venue`]), Horizon's JSON shapes
+//! ([`horizon`]) and its HTTP/SSE front ([`server`]) with fault injection ([`faults`]); replay,
+//! backtests and audit queries are to come.
 #![forbid(unsafe_code)]
 
 pub mod faults;

@@ -1173,7 +1173,9 @@ fn orient(record: &mut Value, base: &Asset) {
     let Value::Object(map) = record else { return };
     let mut swapped = serde_json::Map::new();
     for (key, value) in std::mem::take(map) {
-        let key = if let Some(rest) = key.strip_prefix("base_") {
+        let key = if key == "base_is_seller" {
+            key
+        } else if let Some(rest) = key.strip_prefix("base_") {
             format!("counter_{rest}")
         } else if let Some(rest) = key.strip_prefix("counter_") {
             format!("base_{rest}")

@@ -449,3 +449,48 @@ fn pages_follow_next_and_prev_links_in_both_orders() {
     assert_eq!(kinds, ["signer_created", "account_created"], "the new account's own effects, newest first");
     assert!(tokens(&get(&server, "/transactions?cursor=now")).is_empty());
 }
+
+#[test]
+fn latency_is_added_to_every_answer() {
+    let server = manual(|c| c.faults = FaultConfig { latency_ms: 150, ..FaultConfig::default() });
+    let started = std::time::Instant::now();
+    assert_eq!(get(&server, "/").status, 200);
+    assert!(started.elapsed() >= Duration::from_millis(150));
+}
+
+#[test]
+fn trades_filtered_by_pair_come_in_the_asked_orientation() {
+    let server = manual(|_| {});
+    let (issuer, alice, bob) = (key(1), key(2), key(3));
+    let usd = Asset::credit("USD", issuer.id).unwrap();
+    let net = standalone();
+    for k in [&issuer, &alice, &bob] {
+        friendbot(&server, k);
+    }
+    for k in [&alice, &bob] {
+        post_tx(&server, &envelope(&server, k, vec![op(change_trust(&usd, 10_000 * XLM))], &net));
+    }
+    post_tx(&server, &envelope(&server, &issuer, vec![op(payment(&alice.id, &usd, 100 * XLM))], &net));
+    post_tx(&server, &envelope(&server, &alice, vec![op(sell_offer(&usd, &Asset::Native, 10 * XLM, 2, 1))], &net));
+    let taken =
+        post_tx(&server, &envelope(&server, &bob, vec![op(sell_offer(&Asset::Native, &usd, 20 * XLM, 1, 2))], &net));
+    assert_eq!(taken.status, 200, "{}", taken.body);
+    let native_base = get(
+        &server,
+        &format!(
+            "/trades?base_asset_type=native&counter_asset_type=credit_alphanum4&counter_asset_code=USD&counter_asset_issuer={}",
+            issuer.id
+        ),
+    );
+    let usd_base = get(&server, &format!("/trades?base=USD:{}&counter=native", issuer.id));
+    let (n, u) = (&native_base.body["_embedded"]["records"][0], &usd_base.body["_embedded"]["records"][0]);
+    assert_eq!(n["base_asset_type"], "native");
+    assert_eq!(n["base_amount"], "20.0000000");
+    assert_eq!(n["price"], serde_json::json!({"n": "1", "d": "2"}), "0.5 USD per XLM");
+    assert_eq!(u["base_asset_code"], "USD");
+    assert_eq!(u["base_amount"], "10.0000000");
+    assert_eq!(u["counter_amount"], "20.0000000");
+    assert_eq!(u["price"], serde_json::json!({"n": "2", "d": "1"}), "2 XLM per USD");
+    assert_eq!(n["base_is_seller"], !u["base_is_seller"].as_bool().unwrap());
+    assert_eq!(n["id"], u["id"]);
+}
