@@ -400,6 +400,9 @@ pub struct TxRecord {
     /// The close time of the transaction's ledger; until the ledger closes, the time given
     /// to [`Ledger::submit`].
     pub close_time: u64,
+    /// Accounts the transaction involves, sorted (Horizon's transaction participants): the
+    /// source, operation sources, and the destinations of CreateAccount and Payment.
+    pub participants: Vec<AccountId>,
 }
 
 impl TxRecord {
@@ -1136,6 +1139,7 @@ impl Ledger {
             result: result.clone(),
             result_xdr: result_xdr.clone(),
             close_time,
+            participants: participants(&source, ops),
         });
         self.history.trades.extend(trades);
         self.history.effects.extend(effects);
@@ -1240,6 +1244,22 @@ fn rejected(hash: [u8; 32], fee_bid: i64, code: xdr::TransactionResultResult) ->
         result_xdr,
         fee_charged_stroops: 0,
     }
+}
+
+/// See [`TxRecord::participants`].
+fn participants(source: &AccountId, ops: &[xdr::Operation]) -> Vec<AccountId> {
+    let mut accounts = vec![*source];
+    for op in ops {
+        accounts.extend(op.source_account.as_ref().map(muxed_from_xdr));
+        match &op.body {
+            xdr::OperationBody::CreateAccount(create) => accounts.push(account_from_xdr(&create.destination)),
+            xdr::OperationBody::Payment(payment) => accounts.push(muxed_from_xdr(&payment.destination)),
+            _ => {}
+        }
+    }
+    accounts.sort_unstable();
+    accounts.dedup();
+    accounts
 }
 
 fn base64(bytes: &[u8]) -> String {

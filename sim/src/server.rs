@@ -7,15 +7,19 @@
 //! `/transactions`, `/transactions/{hash}`, `/effects`, `POST /transactions`, and the simulator's
 //! own `POST /_sim/close` (closes a ledger by hand, like stellar-core's `manualclose`).
 //!
-//! Collections are pages (`cursor`, `order`, `limit` ≤ 200, `_links.next/prev`). With
+//! Collections are pages (`cursor`, `order`, `limit` ≤ 200, `_links.next/prev`; an empty page's
+//! links keep the cursor; `cursor=now` is the end of the last closed ledger). With
 //! `Accept: text/event-stream` the account, order book and every collection but offers stream
 //! as Horizon does: the `hello` preamble; page streams send `id: <paging token>` frames after
-//! `cursor` (or `Last-Event-ID`; `cursor=now` means from now on) and end with `byebye` once an
-//! explicit `limit` is reached; object streams (account, order book) send the object when it
-//! changes, without `id:`.
+//! `cursor` (or `Last-Event-ID`, which wins) and end with `byebye` after `limit` records
+//! (default 10); object streams (account, order book) send the object when it changes, without
+//! `id:`, and end after 10 frames. Clients reconnect from the last id, as the SDKs do.
+//! `/transactions` leaves failed transactions out unless `include_failed=true`; an account's
+//! transactions are those it participates in (source, operation source, destination).
 //!
 //! Every response carries `X-Ratelimit-Limit/Remaining/Reset` (a fixed hourly window per client
-//! address, Horizon's default 3600/hour unless configured) and `Latest-Ledger`. Bad input gets
+//! address, Horizon's default 3600/hour unless configured; none when limiting is off) and
+//! `Latest-Ledger`. Bad input gets
 //! a problem document with Horizon's type, title and status: unknown routes 404 `not_found`,
 //! bad parameters 400 `bad_request` with `extras.invalid_field`, undecodable envelopes 400
 //! `transaction_malformed`, failed transactions 400 `transaction_failed`, bodies over the limit
@@ -48,7 +52,11 @@ pub const RATE_LIMIT_PER_HOUR_DEFAULT: u32 = 3600;
 /// Largest request body accepted (Horizon's submission limit is in this range; an envelope of
 /// 100 operations is ~15 KiB of base64).
 pub const BODY_BYTES_MAX_DEFAULT: usize = 100 * 1024;
-/// Page size when `limit` is absent, and its maximum.
+/// Frames an object stream (account, order book) sends before its goodbye, as Horizon's
+/// `defaultObjectStreamLimit`; clients reconnect.
+const OBJECT_STREAM_LIMIT: usize = 10;
+/// Page size when `limit` is absent (also the events a page stream sends before its goodbye),
+/// and its maximum.
 const PAGE_LIMIT_DEFAULT: usize = 10;
 const PAGE_LIMIT_MAX: usize = 200;
 /// Order-book depth when `limit` is absent (Horizon's default is 20).
@@ -347,14 +355,19 @@ impl Problem {
         )
     }
 
-    fn timeout() -> Problem {
-        Problem::new(
+    /// Horizon's answer when core did not confirm a submission in time; the transaction may
+    /// still be (here: was) applied, and `extras.hash` is what to poll.
+    fn submission_timeout(hash: &[u8; 32], envelope: &str) -> Problem {
+        let mut problem = Problem::new(
             StatusCode::GATEWAY_TIMEOUT,
-            "timeout",
-            "Timeout",
-            "Your request timed out before completing.  Please try your request again. If you are submitting a \
-             transaction make sure you are sending exactly the same transaction (with the same sequence number).",
-        )
+            "transaction_submission_timeout",
+            "Transaction Submission Timeout",
+            "Your transaction submission request has timed out. This does not necessarily mean the submission has \
+             failed. Before resubmitting, please use the transaction hash provided in `extras.hash` to poll the GET \
+             /transactions endpoint for sometime and check if it was included in a ledger.",
+        );
+        problem.extras = Some(json!({ "envelope_xdr": envelope, "hash": starlog_adapters::stellar::hex(hash) }));
+        problem
     }
 
     fn rate_limited(retry_after_s: u32) -> Problem {
@@ -388,6 +401,15 @@ impl Problem {
             "request_entity_too_large",
             "Request Entity Too Large",
             &format!("The request body is larger than this server accepts ({limit} bytes)."),
+        )
+    }
+
+    fn not_acceptable() -> Problem {
+        Problem::new(
+            StatusCode::NOT_ACCEPTABLE,
+            "not_acceptable",
+            "An acceptable response content-type could not be provided for this request",
+            "",
         )
     }
 
@@ -482,9 +504,12 @@ async fn handle(shared: Arc<Shared>, client: IpAddr, request: Request) -> Respon
         route(&shared, faults, request).await.unwrap_or_else(Problem::into_response)
     };
     let headers = response.headers_mut();
-    headers.insert("x-ratelimit-limit", HeaderValue::from(limit));
-    headers.insert("x-ratelimit-remaining", HeaderValue::from(remaining.unwrap_or(0)));
-    headers.insert("x-ratelimit-reset", HeaderValue::from(reset_s));
+    // Horizon sends no rate-limit headers when it has no limit.
+    if shared.rate_limit_per_hour > 0 {
+        headers.insert("x-ratelimit-limit", HeaderValue::from(limit));
+        headers.insert("x-ratelimit-remaining", HeaderValue::from(remaining.unwrap_or(0)));
+        headers.insert("x-ratelimit-reset", HeaderValue::from(reset_s));
+    }
     headers.insert("latest-ledger", HeaderValue::from(shared.venue().latest_ledger()));
     response
 }
@@ -724,10 +749,10 @@ fn failed(submission: &Submission, envelope_base64: &str) -> Problem {
 }
 
 async fn submit(ctx: &Ctx<'_>, headers: &HeaderMap, body: Body) -> Result<Response, Problem> {
-    let form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|h| h.to_str().ok())
-        .is_none_or(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    let form = headers.get(header::CONTENT_TYPE).and_then(|h| h.to_str().ok()).is_none_or(|ct| {
+        let media = ct.split(';').next().unwrap_or_default().trim();
+        media.eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    });
     if !form {
         return Err(Problem::unsupported_media_type());
     }
@@ -738,7 +763,7 @@ async fn submit(ctx: &Ctx<'_>, headers: &HeaderMap, body: Body) -> Result<Respon
     let envelope = BASE64.decode(tx.trim()).map_err(|_| Problem::malformed(&tx))?;
     let submission = ctx.shared.with_venue(|venue| venue.submit(&envelope)).map_err(|_| Problem::malformed(&tx))?;
     if ctx.faults.timeout && submission.applied() {
-        return Err(Problem::timeout());
+        return Err(Problem::submission_timeout(&submission.hash, &tx));
     }
     if submission.succeeded() {
         Ok(json_response(StatusCode::OK, &submitted(ctx, &submission)))
@@ -803,6 +828,10 @@ fn account_json(ctx: &Ctx<'_>, venue: &Venue, id: &AccountId) -> Option<Value> {
 fn account(ctx: &Ctx<'_>, id: &str) -> Result<Response, Problem> {
     let id = parse_account(id, "account_id")?;
     if ctx.stream {
+        // A missing account is a 404 before the stream starts, as in Horizon.
+        if ctx.shared.venue().ledger().account(&id).is_none() {
+            return Err(Problem::not_found());
+        }
         let base = ctx.base.clone();
         return Ok(object_stream(ctx, move |venue| account_json_base(&base, venue, &id)));
     }
@@ -895,7 +924,9 @@ fn order_book(ctx: &Ctx<'_>) -> Result<Response, Problem> {
 // ---------------------------------------------------------------------------------------------
 // Pages and page streams
 
-/// A position in a collection: (id, index within the id), e.g. (operation id, trade index).
+/// A position in a collection: (id, index within the id), e.g. (operation id, trade index);
+/// records with a plain id (transactions, offers) sit at `(id, i64::MAX)`, where a bare cursor
+/// `id` points.
 type Key = (i64, i64);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -907,11 +938,12 @@ enum Order {
 /// `cursor`, `order` and `limit` of a page request.
 #[derive(Debug)]
 struct PageQuery {
+    /// The cursor as a position (`None`: from the start, or the end going down).
     after: Option<Key>,
+    /// The cursor as the links repeat it (`now` resolved to a number).
+    cursor: String,
     order: Order,
     limit: usize,
-    explicit_limit: bool,
-    now: bool,
 }
 
 impl PageQuery {
@@ -922,73 +954,66 @@ impl PageQuery {
             Some(_) => return Err(Problem::bad_request("order", "order must be asc or desc")),
         };
         let limit = match ctx.params.get("limit") {
-            None => None,
-            Some(text) => Some(
-                text.parse::<usize>()
-                    .ok()
-                    .filter(|l| (1..=PAGE_LIMIT_MAX).contains(l))
-                    .ok_or_else(|| Problem::bad_request("limit", "limit must be in 1..=200"))?,
-            ),
+            None => PAGE_LIMIT_DEFAULT,
+            Some(text) => text
+                .parse::<usize>()
+                .ok()
+                .filter(|l| (1..=PAGE_LIMIT_MAX).contains(l))
+                .ok_or_else(|| Problem::bad_request("limit", "limit must be in 1..=200"))?,
         };
         let last_event_id = if ctx.stream {
             ctx.headers.get("last-event-id").and_then(|h| h.to_str().ok()).filter(|s| !s.is_empty())
         } else {
             None
         };
-        let cursor = last_event_id.or(ctx.params.get("cursor"));
-        let (after, now) = match cursor {
-            None => (None, false),
-            Some("now") => (None, true),
-            Some(text) => (
-                Some(parse_cursor(text, order).ok_or_else(|| Problem::bad_request("cursor", "invalid cursor"))?),
-                false,
-            ),
+        let cursor = match last_event_id.or(ctx.params.get("cursor")) {
+            None => String::new(),
+            // Horizon's `now`: the end of the last closed ledger, as a TOID.
+            Some("now") => (i64::from(ctx.shared.venue().latest_ledger() + 1) << 32).to_string(),
+            Some(text) => text.to_owned(),
         };
-        Ok(PageQuery { after, order, limit: limit.unwrap_or(PAGE_LIMIT_DEFAULT), explicit_limit: limit.is_some(), now })
+        let after = if cursor.is_empty() {
+            None
+        } else {
+            Some(parse_cursor(&cursor).ok_or_else(|| Problem::bad_request("cursor", "invalid cursor"))?)
+        };
+        Ok(PageQuery { after, cursor, order, limit })
     }
 }
 
-/// `N` or `N-I`. A bare `N` stands after every record of `N` going up, before them going down.
-fn parse_cursor(text: &str, order: Order) -> Option<Key> {
+/// `N` or `N-I`; a bare `N` is `(N, i64::MAX)` in both orders, as Horizon's
+/// `CursorInt64Pair`.
+fn parse_cursor(text: &str) -> Option<Key> {
     let (id, index) = match text.split_once('-') {
         Some((id, index)) => (id.parse::<i64>().ok()?, index.parse::<i64>().ok()?),
-        None => (text.parse::<i64>().ok()?, if order == Order::Asc { i64::MAX } else { i64::MIN }),
+        None => (text.parse::<i64>().ok()?, i64::MAX),
     };
-    let index_ok = index >= 0 || index == i64::MIN;
-    (id >= 0 && index_ok).then_some((id, index))
+    (id >= 0 && index >= 0).then_some((id, index))
 }
 
 /// One page of `source` for `query`, with Horizon's `_links`. Only the records on the page are
 /// rendered.
 fn page(venue: &Venue, base: &str, path: &str, query: &PageQuery, source: &Source) -> Value {
-    let keys: Vec<(Key, usize)> = if query.now {
-        Vec::new()
-    } else {
-        match query.order {
-            Order::Asc => source.select(venue, query.after).into_iter().take(query.limit).collect(),
-            Order::Desc => source
-                .select(venue, None)
-                .into_iter()
-                .rev()
-                .filter(|(key, _)| query.after.is_none_or(|after| *key < after))
-                .take(query.limit)
-                .collect(),
-        }
+    let keys: Vec<(Key, usize)> = match query.order {
+        Order::Asc => source.select(venue, query.after).into_iter().take(query.limit).collect(),
+        Order::Desc => source
+            .select(venue, None)
+            .into_iter()
+            .rev()
+            .filter(|(key, _)| query.after.is_none_or(|after| *key < after))
+            .take(query.limit)
+            .collect(),
     };
     let selected: Vec<(String, Value)> = keys.iter().map(|(_, index)| source.render(venue, base, *index)).collect();
     let (order, reverse) = match query.order {
         Order::Asc => ("asc", "desc"),
         Order::Desc => ("desc", "asc"),
     };
-    let first = selected.first().map(|(token, _)| token.clone()).unwrap_or_default();
-    let last = selected.last().map(|(token, _)| token.clone()).unwrap_or_default();
+    // An empty page's links keep the request's cursor (Horizon's `PopulateLinks`).
+    let first = selected.first().map_or_else(|| query.cursor.clone(), |(token, _)| token.clone());
+    let last = selected.last().map_or_else(|| query.cursor.clone(), |(token, _)| token.clone());
     let limit = query.limit;
-    let this_cursor = match (query.after, query.now) {
-        (_, true) => "now".to_owned(),
-        (Some((id, index)), _) if index == i64::MAX || index == i64::MIN => id.to_string(),
-        (Some((id, index)), _) => format!("{id}-{index}"),
-        (None, _) => String::new(),
-    };
+    let this_cursor = &query.cursor;
     let url = format!("{base}{path}");
     json!({
         "_links": {
@@ -1016,7 +1041,7 @@ fn collection(ctx: &Ctx<'_>, path: &str, source: Source) -> Result<Response, Pro
 /// A collection: which records it holds, and how one is rendered.
 #[derive(Clone, Copy, Debug)]
 enum Source {
-    Transactions { account: Option<AccountId> },
+    Transactions { account: Option<AccountId>, include_failed: bool },
     Trades(TradeFilter),
     Effects { account: Option<AccountId> },
     Offers { seller: Option<AccountId>, selling: Option<Asset>, buying: Option<Asset> },
@@ -1039,9 +1064,14 @@ impl Source {
     fn select(&self, venue: &Venue, after: Option<Key>) -> Vec<(Key, usize)> {
         let history = venue.ledger().history();
         match *self {
-            Source::Transactions { account } => {
-                after_key(&history.transactions, after, |t| (t.toid(), 0), |t| account.is_none_or(|a| t.source == a))
-            }
+            Source::Transactions { account, include_failed } => after_key(
+                &history.transactions,
+                after,
+                |t| (t.toid(), i64::MAX),
+                |t| {
+                    (include_failed || t.successful) && account.is_none_or(|a| t.participants.binary_search(&a).is_ok())
+                },
+            ),
             Source::Trades(filter) => {
                 after_key(&history.trades, after, |t| (t.operation_id(), i64::from(t.trade_index)), |t| filter.keeps(t))
             }
@@ -1055,10 +1085,10 @@ impl Source {
                 .ledger()
                 .book()
                 .iter()
-                .filter(|o| after.is_none_or(|after| (o.id, 0) > after))
+                .filter(|o| after.is_none_or(|after| (o.id, i64::MAX) > after))
                 .filter(|o| seller.is_none_or(|s| o.seller == s))
                 .filter(|o| selling.is_none_or(|a| o.selling == a) && buying.is_none_or(|a| o.buying == a))
-                .map(|o| ((o.id, 0), usize::try_from(o.id).unwrap_or(usize::MAX)))
+                .map(|o| ((o.id, i64::MAX), usize::try_from(o.id).unwrap_or(usize::MAX)))
                 .collect(),
         }
     }
@@ -1110,7 +1140,12 @@ impl Source {
 
 fn transactions(ctx: &Ctx<'_>, account: Option<AccountId>) -> Result<Response, Problem> {
     let path = account.map_or("/transactions".to_owned(), |a| format!("/accounts/{a}/transactions"));
-    collection(ctx, &path, Source::Transactions { account })
+    let include_failed = match ctx.params.get("include_failed") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(Problem::bad_request("include_failed", "must be true or false")),
+    };
+    collection(ctx, &path, Source::Transactions { account, include_failed })
 }
 
 /// Filters of `GET /trades`.
@@ -1200,7 +1235,7 @@ fn effects(ctx: &Ctx<'_>, account: Option<AccountId>) -> Result<Response, Proble
 
 fn offers(ctx: &Ctx<'_>, seller: Option<AccountId>) -> Result<Response, Problem> {
     if ctx.stream {
-        return Err(Problem::bad_request("Accept", "offers are not streamed by this server"));
+        return Err(Problem::not_acceptable());
     }
     let selling = asset_param(&ctx.params, "selling")?;
     let buying = asset_param(&ctx.params, "buying")?;
@@ -1262,15 +1297,12 @@ fn page_stream(ctx: &Ctx<'_>, query: PageQuery, source: Source) -> Response {
             return;
         }
         let mut after = query.after;
-        if query.now {
-            after = source.select(&shared.venue(), None).last().map(|(key, _)| *key).or(Some((0, 0)));
-        }
         let mut sent = 0usize;
         loop {
             changes.borrow_and_update();
             let batch: Vec<(Key, String)> = {
                 let venue = shared.venue();
-                let budget = if query.explicit_limit { query.limit - sent } else { usize::MAX };
+                let budget = query.limit - sent;
                 source
                     .select(&venue, after)
                     .into_iter()
@@ -1289,7 +1321,7 @@ fn page_stream(ctx: &Ctx<'_>, query: PageQuery, source: Source) -> Response {
                 }
                 after = Some(key);
                 sent += 1;
-                if query.explicit_limit && sent >= query.limit {
+                if sent >= query.limit {
                     let _ = send(&frames, SSE_GOODBYE.into()).await;
                     return;
                 }
@@ -1313,6 +1345,7 @@ fn object_stream(ctx: &Ctx<'_>, render: impl Fn(&Venue) -> Option<Value> + Send 
             return;
         }
         let mut last: Option<Value> = None;
+        let mut sent = 0usize;
         loop {
             changes.borrow_and_update();
             let current = render(&shared.venue());
@@ -1322,6 +1355,11 @@ fn object_stream(ctx: &Ctx<'_>, render: impl Fn(&Venue) -> Option<Value> + Send 
                     return;
                 }
                 last = Some(object);
+                sent += 1;
+                if sent >= OBJECT_STREAM_LIMIT {
+                    let _ = send(&frames, SSE_GOODBYE.into()).await;
+                    return;
+                }
             }
             if !wait_change(&mut changes, &frames, deadline).await {
                 return;

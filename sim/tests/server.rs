@@ -186,8 +186,9 @@ fn resubmitting_an_applied_transaction_returns_its_result_again() {
     assert_eq!(second.status, 200, "{}", second.body);
     assert_eq!(first.body["hash"], second.body["hash"]);
     assert_eq!(first.body["ledger"], second.body["ledger"]);
-    let txs = get(&server, &format!("/accounts/{}/transactions", alice.id));
-    assert_eq!(txs.body["_embedded"]["records"].as_array().unwrap().len(), 1, "applied once");
+    let txs = get(&server, &format!("/accounts/{}/transactions?limit=200", alice.id));
+    let same = txs.body["_embedded"]["records"].as_array().unwrap().iter().filter(|t| t["hash"] == first.body["hash"]);
+    assert_eq!(same.count(), 1, "applied once");
 }
 
 /// Reads SSE frames (blank-line separated) until `frames` of them or the stream ends.
@@ -307,11 +308,13 @@ fn injected_faults() {
     let alice = key(1);
     friendbot(&server, &alice);
     let env = envelope(&server, &alice, vec![op(manage_data("k", Some(b"v")))], &standalone());
-    assert_problem(&post_tx(&server, &env), 504, "timeout");
+    let timed_out = post_tx(&server, &env);
+    assert_problem(&timed_out, 504, "transaction_submission_timeout");
     let hash = starlog_adapters::stellar::hex(&starlog_adapters::stellar::tx::envelope_hash(
         &starlog_adapters::stellar::tx::decode_envelope(&env).unwrap(),
         &standalone(),
     ));
+    assert_eq!(timed_out.body["extras"]["hash"], hash.as_str(), "the hash to poll");
     let found = get(&server, &format!("/transactions/{hash}"));
     assert_eq!(found.status, 200);
     assert_eq!(found.body["successful"], true);
@@ -493,4 +496,41 @@ fn trades_filtered_by_pair_come_in_the_asked_orientation() {
     assert_eq!(u["price"], serde_json::json!({"n": "2", "d": "1"}), "2 XLM per USD");
     assert_eq!(n["base_is_seller"], !u["base_is_seller"].as_bool().unwrap());
     assert_eq!(n["id"], u["id"]);
+}
+
+#[test]
+fn horizon_paging_and_stream_conventions() {
+    let server = manual(|c| c.rate_limit_per_hour = 0);
+    let alice = key(1);
+    let created = friendbot(&server, &alice);
+    assert!(!created.headers.contains_key("x-ratelimit-limit"), "no rate-limit headers without a limit");
+    // The account's own transactions include the one that created it (a participant).
+    let mine = get(&server, &format!("/accounts/{}/transactions", alice.id));
+    assert_eq!(mine.body["_embedded"]["records"][0]["hash"], created.body["hash"]);
+    // Failed transactions are left out unless asked for.
+    let bad = sell_offer(&Asset::Native, &Asset::credit("USD", key(9).id).unwrap(), XLM, 1, 1);
+    let failed = post_tx(&server, &envelope(&server, &alice, vec![op(bad)], &standalone()));
+    assert_eq!(failed.body["extras"]["result_codes"]["transaction"], "tx_failed");
+    let count = |path: &str| get(&server, path).body["_embedded"]["records"].as_array().unwrap().len();
+    assert_eq!(count("/transactions"), 1);
+    assert_eq!(count("/transactions?include_failed=true"), 2);
+    // An empty page's links keep its cursor, so following `next` does not restart.
+    let end = get(&server, "/transactions?include_failed=true&cursor=now");
+    assert_eq!(count("/transactions?include_failed=true&cursor=now"), 2, "now: after the last closed ledger");
+    server.close_ledger();
+    let empty = get(&server, "/transactions?cursor=999999999999");
+    assert!(empty.body["_links"]["next"]["href"].as_str().unwrap().contains("cursor=999999999999"), "{}", empty.body);
+    assert!(end.body["_links"]["self"]["href"].as_str().unwrap().contains("cursor=8589934592"), "{}", end.body);
+    // Streams end after `limit` records, 10 by default, with the goodbye.
+    for n in 2..=13 {
+        friendbot(&server, &key(n));
+    }
+    let frames = sse(&server, "/transactions", None, 100);
+    assert_eq!(frames.len(), 12, "hello, 10 records, byebye");
+    assert_eq!(frames[11], BYEBYE);
+    // The account stream of a missing account is a plain 404.
+    let missing = reply(
+        agent().get(format!("{}/accounts/{}", server.url(), key(99).id)).header("accept", "text/event-stream").call(),
+    );
+    assert_problem(&missing, 404, "not_found");
 }
