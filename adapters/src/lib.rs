@@ -6,5 +6,6 @@
 pub mod core_loop;
 pub mod horizon;
 pub mod keys;
+pub mod live;
 pub mod policy;
 pub mod stellar;

@@ -59,6 +59,13 @@ impl From<Asset> for WireAsset {
 impl ArchivedWireAsset {
     /// The domain asset, validated (code characters, length, padding).
     pub fn to_asset(&self) -> Result<Asset, ParseError> {
+        WireAsset { code: self.code, issuer: self.issuer }.to_asset()
+    }
+}
+
+impl WireAsset {
+    /// The domain asset, validated (code characters, length, padding).
+    pub fn to_asset(&self) -> Result<Asset, ParseError> {
         let code = self.code;
         let issuer = AccountId::from_bytes(self.issuer);
         if code == [0u8; 12] {

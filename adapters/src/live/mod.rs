@@ -1,0 +1,4 @@
+//! The live trading process: the submission pipeline ([`pipeline`]) between the engine's
+//! intents and Horizon.
+
+pub mod pipeline;
