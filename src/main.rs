@@ -26,6 +26,8 @@ enum Command {
     /// Key management: SEP-5 derivation, key files, HSM tokens, Vault transit keys.
     #[command(subcommand)]
     Keys(cmd::keys::Keys),
+    /// The live trading process: Horizon in, journal, engine, signer, Horizon out.
+    Run(cmd::run::RunArgs),
     /// The simulated Stellar venue: a ledger with an SDEX order book behind Horizon's API.
     #[command(subcommand)]
     Sim(cmd::sim::Sim),
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Command::Audit(a) => cmd::audit::run(a),
         Command::Tx(t) => cmd::tx::run(t),
         Command::Keys(k) => cmd::keys::run(k),
+        Command::Run(r) => cmd::run::run(r),
         Command::Sim(s) => cmd::sim::run(s),
     };
     match result {

@@ -278,9 +278,7 @@ impl Engine {
                 }
             }
             (ArchivedInput::TxSucceeded(t), Some(_)) => self.tx_succeeded(seq, t, out),
-            (ArchivedInput::TxFailed(t), Some(_)) => {
-                self.settle(seq, t.intent.to_native(), OrderEvent::Reject, out);
-            }
+            (ArchivedInput::TxFailed(t), Some(_)) => self.tx_failed(seq, t, out),
             (ArchivedInput::TxExpired(t), Some(_)) => {
                 self.settle(seq, t.intent.to_native(), OrderEvent::Expire, out);
             }
@@ -817,6 +815,37 @@ impl Engine {
             } else {
                 self.implied_submit(order, out);
                 self.order_event(order, event, out);
+            }
+        }
+        self.intents.remove(&intent);
+    }
+
+    /// A transaction of ours failed: its new orders are rejected and its cancels fail — except
+    /// a cancel that failed because the offer is no longer on the book (`txFAILED` with
+    /// `OFFER_NOT_FOUND`): we did not remove it, so it was filled completely, at its price, as
+    /// a snapshot missing it would say. Without this, a strategy re-cancelling the order would
+    /// keep it pending forever and no snapshot would ever settle it.
+    fn tx_failed(&mut self, seq: u64, t: &crate::events::ArchivedTxFailed, out: &mut Vec<Output>) {
+        const TX_FAILED: i32 = -1;
+        const OFFER_NOT_FOUND: i32 = -11;
+        let intent = t.intent.to_native();
+        let not_found = |i: usize| {
+            t.tx_code.to_native() == TX_FAILED && t.op_codes.get(i).map(|c| c.to_native()) == Some(OFFER_NOT_FOUND)
+        };
+        for (i, (order, cancel)) in self.intent_ops(seq, intent, out).into_iter().enumerate() {
+            if cancel && not_found(i) {
+                let Some(o) = self.orders.get(&order).copied() else { continue };
+                let base = i128::from(o.amount.stroops() - o.filled.stroops());
+                if base > 0 {
+                    let counter = base * i128::from(o.price.n()) / i128::from(o.price.d());
+                    self.credit_fill(order, base, counter);
+                }
+                self.order_event(order, OrderEvent::FinalFill, out);
+            } else if cancel {
+                self.order_event(order, OrderEvent::CancelReject, out);
+            } else {
+                self.implied_submit(order, out);
+                self.order_event(order, OrderEvent::Reject, out);
             }
         }
         self.intents.remove(&intent);

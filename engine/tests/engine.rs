@@ -771,3 +771,31 @@ proptest! {
         prop_assert!(!h.out.iter().any(|o| matches!(o, Output::InvalidTransition(_))));
     }
 }
+
+#[test]
+fn a_cancel_of_an_offer_already_gone_settles_the_order_as_filled() {
+    let mut h = Harness::ready();
+    let id = rest_at(&mut h, 10, Side::Sell, "100", "0.1", 555, 7);
+    // 30 filled (seen on the trades stream), then the rest is taken while our cancel flies.
+    h.feed(11, &trade(11, 8, 555, "30", "3"));
+    let mut out = Vec::new();
+    h.engine.cancel(id, &mut out);
+    let cancel = intents_of(&out).pop().unwrap();
+    assert_eq!(status(&h, id), OrderStatus::PendingCancel);
+    h.feed(12, &submitted(cancel.id));
+    h.feed(13, &Input::TxFailed(TxFailed { intent: cancel.id, hash: [6; 32], tx_code: -1, op_codes: vec![-11] }));
+    let o = h.engine.orders().find(|o| o.id == id).copied().unwrap();
+    assert_eq!((o.status, o.filled), (OrderStatus::Filled, a("100")), "gone from the book, not by us: filled");
+    // A late trade for the same fill is not counted twice.
+    h.feed(14, &trade(12, 9, 555, "70", "7"));
+    assert_eq!(h.engine.orders().find(|o| o.id == id).unwrap().filled, a("100"));
+    assert!(h.engine.check_aggregates().is_ok());
+
+    // Any other failure of a cancel leaves the order resting.
+    let other = rest_at(&mut h, 20, Side::Sell, "10", "0.1", 556, 10);
+    let mut out = Vec::new();
+    h.engine.cancel(other, &mut out);
+    let cancel = intents_of(&out).pop().unwrap();
+    h.feed(21, &Input::TxFailed(TxFailed { intent: cancel.id, hash: [7; 32], tx_code: -5, op_codes: vec![] }));
+    assert_eq!(status(&h, other), OrderStatus::Open);
+}

@@ -1,0 +1,368 @@
+//! `starlog run`'s configuration: one TOML file, parsed strictly (unknown keys are errors, every
+//! value is checked), kept verbatim with its SHA-256 for the session-start record. It names
+//! keys by URI only: no secret is ever in it.
+//!
+//! ```toml
+//! horizon_url = "http://127.0.0.1:8000"
+//! network = "standalone"            # testnet, public, standalone or a passphrase
+//! account = "GA…"
+//! signer = "file:/keys/trader.key"  # a key URI (see the README's key stores)
+//! journal_dir = "/var/lib/starlog/session-1"
+//! durability = "batch"              # none, batch, always
+//! security_level = "STAGING"        # DEVELOPMENT, TESTING, STAGING, PRODUCTION
+//! validation_level = "STANDARD"     # BASIC, STANDARD, STRICT, PARANOID
+//! seed = 1
+//! cancel_on_exit = true
+//!
+//! [[pairs]]
+//! selling = "native"                # the base
+//! buying = "USD:GB…"                # the counter
+//!
+//! [strategy]
+//! name = "market-maker"             # or "twap"
+//! params = { spread_bps = 40, levels = 2, order_amount = "25" }
+//!
+//! [risk]                            # any of the engine's limits, by name
+//! order_amount_stroops_max = 10000000000
+//!
+//! [fees]
+//! fee_per_op_stroops_max = 10000
+//! validity_secs = 30
+//!
+//! [timing]
+//! timer_ms = 1000
+//! account_poll_ms = 2000
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use starlog_engine::engine::EngineConfig;
+use starlog_engine::incident::IncidentConfig;
+use starlog_engine::risk::{RiskLimits, ValidationLevel};
+use starlog_engine::strategy::{MarketMaker, MarketMakerParams, Strategy};
+use starlog_engine::throttle::ThrottleConfig;
+use starlog_engine::twap::{Twap, TwapParams};
+use starlog_engine::{AccountId, Amount, Asset, Pair};
+use starlog_journal::Durability;
+
+use crate::keys::{KeyUri, SecurityLevel};
+use crate::stellar::Network;
+
+/// A configuration that cannot be used: the file, and what is wrong (one line).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    horizon_url: String,
+    network: String,
+    account: String,
+    signer: String,
+    journal_dir: PathBuf,
+    #[serde(default)]
+    durability: Option<String>,
+    #[serde(default)]
+    security_level: Option<String>,
+    #[serde(default)]
+    validation_level: Option<String>,
+    #[serde(default)]
+    seed: u64,
+    #[serde(default)]
+    cancel_on_exit: Option<bool>,
+    pairs: Vec<RawPair>,
+    strategy: RawStrategy,
+    #[serde(default)]
+    risk: BTreeMap<String, i64>,
+    #[serde(default)]
+    fees: RawFees,
+    #[serde(default)]
+    timing: RawTiming,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPair {
+    selling: String,
+    buying: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStrategy {
+    name: String,
+    #[serde(default)]
+    pair: u16,
+    #[serde(default)]
+    params: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawFees {
+    fee_per_op_stroops_max: i64,
+    validity_secs: u64,
+}
+
+impl Default for RawFees {
+    fn default() -> RawFees {
+        RawFees { fee_per_op_stroops_max: 10_000, validity_secs: 30 }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawTiming {
+    timer_ms: u64,
+    account_poll_ms: u64,
+    fee_poll_ms: u64,
+    /// How long an exit waits for cancels to settle.
+    exit_wait_ms: u64,
+}
+
+impl Default for RawTiming {
+    fn default() -> RawTiming {
+        RawTiming { timer_ms: 1000, account_poll_ms: 2000, fee_poll_ms: 10_000, exit_wait_ms: 20_000 }
+    }
+}
+
+/// Which strategy runs, with its parameters checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StrategyConfig {
+    MarketMaker(MarketMakerParams),
+    Twap(TwapParams),
+}
+
+impl StrategyConfig {
+    pub fn build(&self) -> Box<dyn Strategy> {
+        match self {
+            StrategyConfig::MarketMaker(p) => Box::new(MarketMaker::new(*p)),
+            StrategyConfig::Twap(p) => Box::new(Twap::new(*p)),
+        }
+    }
+}
+
+/// A checked configuration. See the module doc.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// The file's text, exactly as read, and its SHA-256.
+    pub text: String,
+    pub hash: [u8; 32],
+    pub horizon_url: String,
+    pub network: Network,
+    pub account: AccountId,
+    pub signer: KeyUri,
+    pub journal_dir: PathBuf,
+    pub durability: Durability,
+    pub security_level: SecurityLevel,
+    pub validation_level: ValidationLevel,
+    pub seed: u64,
+    pub cancel_on_exit: bool,
+    pub pairs: Vec<Pair>,
+    pub strategy: StrategyConfig,
+    pub engine: EngineConfig,
+    pub fee_per_op_stroops_max: i64,
+    pub validity_secs: u64,
+    pub timer_ms: u64,
+    pub account_poll_ms: u64,
+    pub fee_poll_ms: u64,
+    pub exit_wait_ms: u64,
+}
+
+/// Risk limits when the file sets none: small, so that a fresh configuration cannot trade big.
+pub const RISK_DEFAULT: RiskLimits = RiskLimits {
+    order_amount_stroops_max: 1_000 * 10_000_000,
+    order_notional_stroops_max: 1_000 * 10_000_000,
+    price_band_bps_max: 500,
+    open_orders_pair_max: 20,
+    open_orders_total_max: 50,
+    inventory_stroops_max: 10_000 * 10_000_000,
+    daily_loss_stroops_max: 100 * 10_000_000,
+};
+
+fn risk_code(name: &str) -> Option<u16> {
+    Some(match name {
+        "order_amount_stroops_max" => 1,
+        "order_notional_stroops_max" => 2,
+        "price_band_bps_max" => 3,
+        "open_orders_pair_max" => 4,
+        "open_orders_total_max" => 5,
+        "inventory_stroops_max" => 6,
+        "daily_loss_stroops_max" => 7,
+        _ => return None,
+    })
+}
+
+impl RunConfig {
+    /// Reads and checks `path`.
+    pub fn load(path: &Path) -> Result<RunConfig, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
+        RunConfig::parse(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))
+    }
+
+    /// Checks a configuration's text.
+    pub fn parse(text: &str) -> Result<RunConfig, ConfigError> {
+        let raw: Raw = toml::from_str(text).map_err(|e| {
+            // toml's message spans lines (a source excerpt); keep its first line.
+            let message = e.message().lines().next().unwrap_or("invalid TOML").to_owned();
+            let at = e.span().map(|span| format!(" (at byte {})", span.start)).unwrap_or_default();
+            ConfigError(format!("{message}{at}"))
+        })?;
+        let bad = |field: &str, why: &dyn std::fmt::Display| ConfigError(format!("{field}: {why}"));
+        let url = raw.horizon_url.trim_end_matches('/').to_owned();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(bad("horizon_url", &"must start with http:// or https://"));
+        }
+        let network = match raw.network.as_str() {
+            "standalone" => Network::from_passphrase("Standalone Network ; February 2017"),
+            other => Network::parse(other).map_err(|e| bad("network", &e))?,
+        };
+        let account: AccountId = raw.account.parse().map_err(|e| bad("account", &e))?;
+        let signer = KeyUri::parse(&raw.signer).map_err(|e| bad("signer", &e))?;
+        let security_level: SecurityLevel =
+            raw.security_level.as_deref().unwrap_or("DEVELOPMENT").parse().map_err(|e| bad("security_level", &e))?;
+        let validation_level = match raw.validation_level.as_deref().unwrap_or("STANDARD") {
+            "BASIC" => ValidationLevel::Basic,
+            "STANDARD" => ValidationLevel::Standard,
+            "STRICT" => ValidationLevel::Strict,
+            "PARANOID" => ValidationLevel::Paranoid,
+            other => {
+                return Err(bad("validation_level", &format!("{other:?} is not BASIC, STANDARD, STRICT or PARANOID")));
+            }
+        };
+        let durability = match raw.durability.as_deref().unwrap_or("batch") {
+            "none" => Durability::None,
+            "batch" => Durability::Batch,
+            "always" => Durability::Always,
+            other => return Err(bad("durability", &format!("{other:?} is not none, batch or always"))),
+        };
+        if raw.pairs.is_empty() {
+            return Err(bad("pairs", &"at least one [[pairs]] is needed"));
+        }
+        let pairs = raw
+            .pairs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let selling: Asset = p.selling.parse().map_err(|e| bad(&format!("pairs[{i}].selling"), &e))?;
+                let buying: Asset = p.buying.parse().map_err(|e| bad(&format!("pairs[{i}].buying"), &e))?;
+                Pair::new(selling, buying).map_err(|e| bad(&format!("pairs[{i}]"), &e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if usize::from(raw.strategy.pair) >= pairs.len() {
+            return Err(bad("strategy.pair", &format!("there are {} pairs", pairs.len())));
+        }
+        let strategy = strategy(&raw.strategy)?;
+        let mut risk = RISK_DEFAULT;
+        for (name, value) in &raw.risk {
+            let code = risk_code(name).ok_or_else(|| bad(&format!("risk.{name}"), &"unknown limit"))?;
+            if !risk.set(code, *value) {
+                return Err(bad(&format!("risk.{name}"), &format!("{value} is out of range")));
+            }
+        }
+        if raw.fees.fee_per_op_stroops_max < 100 {
+            return Err(bad("fees.fee_per_op_stroops_max", &"must be at least the network minimum, 100"));
+        }
+        if raw.fees.validity_secs == 0 || raw.fees.validity_secs > 3600 {
+            return Err(bad("fees.validity_secs", &"must be 1..=3600 (every transaction has a finite max time)"));
+        }
+        for (field, value) in [
+            ("timing.timer_ms", raw.timing.timer_ms),
+            ("timing.account_poll_ms", raw.timing.account_poll_ms),
+            ("timing.fee_poll_ms", raw.timing.fee_poll_ms),
+        ] {
+            if !(10..=3_600_000).contains(&value) {
+                return Err(bad(field, &"must be 10..=3600000 ms"));
+            }
+        }
+        Ok(RunConfig {
+            text: text.to_owned(),
+            hash: Sha256::digest(text.as_bytes()).into(),
+            horizon_url: url,
+            network,
+            account,
+            signer,
+            journal_dir: raw.journal_dir,
+            durability,
+            security_level,
+            validation_level,
+            seed: raw.seed,
+            cancel_on_exit: raw.cancel_on_exit.unwrap_or(true),
+            pairs,
+            strategy,
+            engine: EngineConfig {
+                risk,
+                throttle: ThrottleConfig::DEFAULT,
+                validation: validation_level,
+                incidents: IncidentConfig::DEFAULT,
+            },
+            fee_per_op_stroops_max: raw.fees.fee_per_op_stroops_max,
+            validity_secs: raw.fees.validity_secs,
+            timer_ms: raw.timing.timer_ms,
+            account_poll_ms: raw.timing.account_poll_ms,
+            fee_poll_ms: raw.timing.fee_poll_ms,
+            exit_wait_ms: raw.timing.exit_wait_ms,
+        })
+    }
+}
+
+fn param_text(value: &toml::Value) -> Option<String> {
+    match value {
+        toml::Value::String(s) => Some(s.clone()),
+        toml::Value::Integer(i) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+fn strategy(raw: &RawStrategy) -> Result<StrategyConfig, ConfigError> {
+    let set = |set: &mut dyn FnMut(&str, &str) -> Result<(), String>| -> Result<(), ConfigError> {
+        for (key, value) in &raw.params {
+            let text = param_text(value)
+                .ok_or_else(|| ConfigError(format!("strategy.params.{key}: a string or an integer")))?;
+            set(key, &text).map_err(|e| ConfigError(format!("strategy.params.{key}: {e}")))?;
+        }
+        Ok(())
+    };
+    match raw.name.as_str() {
+        "market-maker" => {
+            let mut params = MarketMakerParams {
+                pair: raw.pair,
+                spread_bps: 40,
+                levels: 2,
+                level_spacing_bps: 20,
+                order_amount: Amount::from_units(10).expect("10 units"),
+                refresh_tolerance_bps: 10,
+                inventory_skew_pct: 50,
+            };
+            set(&mut |k, v| params.set(k, v))?;
+            Ok(StrategyConfig::MarketMaker(params))
+        }
+        "twap" => {
+            let mut params = TwapParams {
+                pair: raw.pair,
+                total_amount: Amount::from_units(100).expect("100 units"),
+                slices: 10,
+                duration_ns: 600 * 1_000_000_000,
+                start_ns: 0,
+                aggressiveness_bps: 0,
+                limit_price: None,
+            };
+            set(&mut |k, v| params.set(k, v))?;
+            params.validate().map_err(|e| ConfigError(format!("strategy.params: {e}")))?;
+            Ok(StrategyConfig::Twap(params))
+        }
+        other => Err(ConfigError(format!("strategy.name: unknown strategy {other:?} (market-maker, twap)"))),
+    }
+}

@@ -1,0 +1,574 @@
+//! `starlog run`: the live process. Horizon in (streams and polls, each on its own thread),
+//! the journal and the engine (the core loop, on the calling thread), the submission pipeline
+//! (on the core thread, so that every `TxSubmitted` is journaled before its envelope leaves),
+//! and Horizon out (one submitter thread).
+//!
+//! ```text
+//!  order book / trades streams ─┐
+//!  account + offers poll ───────┤                         ┌──────────────┐
+//!  our transactions stream ─────┼─► Msg channel ─► core ─►│  submitter   │─► POST /transactions
+//!  timer, fee stats ────────────┤   (journal, engine,     │ (lookups,    │   GET /transactions/{h}
+//!  submitter's answers ─────────┘    pipeline)            │  sequence)   │   GET /accounts/{id}
+//!                                                         └──────────────┘
+//! ```
+//!
+//! Start-up: open (or resume) the session's journals; journal the session start if there is
+//! none; re-arm every intent the journal shows unsettled (rebuilt identically and looked up if
+//! its `TxSubmitted` was journaled, built now if not); then load the account (a snapshot is the
+//! engine's reconciliation: unknown offers and unexplained balances become incidents).
+//! Intrusion: a transaction from our account whose hash we never journaled is a security
+//! event (`UnexpectedTransaction`, P0: lockdown).
+//!
+//! Stop (the flag, or `--seconds`): journal an operator `CancelAll` (if configured), keep
+//! running until every transaction settles or `exit_wait_ms` passes, commit, return.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
+use starlog_engine::engine::Engine;
+use starlog_engine::events::{
+    self, ArchivedInput, Command, Input, OperatorCommand, SecurityEvent, SessionStart, Timer, TxSubmitted, WirePair,
+};
+use starlog_engine::outputs::{self, ArchivedOutput, Intent};
+use starlog_engine::{AccountId, Asset};
+use starlog_journal::JournalReader;
+
+use super::config::RunConfig;
+use super::pipeline::{Action, Pipeline, PipelineConfig};
+use crate::core_loop::{CoreError, CoreLoop, INPUT_DIR, OUTPUT_DIR};
+use crate::horizon::client::{ClientConfig, HorizonClient, HorizonError, Submitted};
+use crate::horizon::decode::{self, FeeStats, Transaction};
+use crate::keys::{self, KeyError, OpenOptions, Signer};
+
+/// Journal segment size of a live session.
+pub const SEGMENT_BYTES: u64 = 64 << 20;
+/// The network's base reserve (0.5 XLM since protocol 10; Horizon's root does not report it).
+pub const BASE_RESERVE_STROOPS: i64 = 5_000_000;
+/// Inputs the core takes per batch.
+const BATCH_MAX: usize = 256;
+/// A lookup after an unknown fate waits this long first (ingestion lag).
+const LOOKUP_DELAY_MS: u64 = 500;
+
+/// How a run is controlled from outside.
+#[derive(Debug)]
+pub struct RunOptions {
+    /// Set by a signal handler (or a test) to stop.
+    pub stop: Arc<AtomicBool>,
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+    /// Where the signer's secrets come from.
+    pub open: OpenOptions,
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    pub inputs: u64,
+    pub outputs: u64,
+    pub intents: u64,
+    pub submitted: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub expired: u64,
+    pub intrusions: u64,
+    /// Our orders still open when the run ended.
+    pub open_orders: usize,
+    pub halted: bool,
+    pub locked_down: bool,
+    pub input_head: [u8; 32],
+    pub input_seq: u64,
+}
+
+/// Why a run stopped with an error, by who is to blame.
+#[derive(Debug)]
+pub enum RunError {
+    /// The signer could not be opened, or is not the account's key.
+    Signer(String),
+    /// The journal or the engine (corruption, I/O, divergence on resume).
+    Core(CoreError),
+    /// Horizon could not be used at start-up.
+    Horizon(HorizonError),
+    /// The configuration does not make an engine.
+    Config(String),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Signer(e) => write!(f, "signer: {e}"),
+            RunError::Core(e) => write!(f, "journal: {e}"),
+            RunError::Horizon(e) => write!(f, "{e}"),
+            RunError::Config(e) => write!(f, "config: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+impl From<CoreError> for RunError {
+    fn from(e: CoreError) -> RunError {
+        RunError::Core(e)
+    }
+}
+
+impl From<KeyError> for RunError {
+    fn from(e: KeyError) -> RunError {
+        RunError::Signer(e.to_string())
+    }
+}
+
+/// What the other threads tell the core.
+#[derive(Debug)]
+enum Msg {
+    Input(Input),
+    Submitted {
+        hash: [u8; 32],
+        answer: Result<Submitted, HorizonError>,
+    },
+    Looked {
+        hash: [u8; 32],
+        found: Result<Option<Transaction>, HorizonError>,
+    },
+    Sequence(i64),
+    Fees(FeeStats),
+    /// A transaction whose source is our account, seen on the network, with its sequence.
+    OurAccountTx {
+        hash: [u8; 32],
+        sequence: i64,
+    },
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+fn now_s() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Horizon's query parameters of an asset, e.g. `selling_asset_type=native`.
+pub fn asset_query(prefix: &str, asset: &Asset) -> String {
+    match (asset.code(), asset.issuer()) {
+        (Some(code), Some(issuer)) => {
+            let kind = if code.len() <= 4 { "credit_alphanum4" } else { "credit_alphanum12" };
+            format!("{prefix}_asset_type={kind}&{prefix}_asset_code={code}&{prefix}_asset_issuer={issuer}")
+        }
+        _ => format!("{prefix}_asset_type=native"),
+    }
+}
+
+/// What the journals say is unsettled, and every hash we submitted.
+struct Journaled {
+    session_started: bool,
+    ours: HashSet<[u8; 32]>,
+    /// Intents without a result, in order, with their `TxSubmitted` if one was journaled.
+    unsettled: Vec<(Intent, Option<TxSubmitted>)>,
+}
+
+fn scan(dir: &Path) -> Result<Journaled, RunError> {
+    let mut journaled = Journaled { session_started: false, ours: HashSet::new(), unsettled: Vec::new() };
+    if !dir.join(INPUT_DIR).exists() {
+        return Ok(journaled);
+    }
+    let mut submitted = std::collections::BTreeMap::new();
+    let mut settled = HashSet::new();
+    let inputs = JournalReader::open(dir.join(INPUT_DIR)).map_err(CoreError::from)?;
+    for record in inputs.iter() {
+        let record = record.map_err(CoreError::from)?;
+        let decode_error = || CoreError::Decode { journal: "input", seq: record.seq };
+        match events::access(record.payload).map_err(|_| decode_error())? {
+            ArchivedInput::SessionStart(_) => journaled.session_started = true,
+            ArchivedInput::TxSubmitted(t) => {
+                let t: TxSubmitted = rkyv::deserialize::<_, rkyv::rancor::Error>(t).map_err(|_| decode_error())?;
+                journaled.ours.insert(t.hash);
+                submitted.insert(t.intent, t);
+            }
+            ArchivedInput::TxSucceeded(t) => {
+                settled.insert(t.intent.to_native());
+            }
+            ArchivedInput::TxFailed(t) => {
+                settled.insert(t.intent.to_native());
+            }
+            ArchivedInput::TxExpired(t) => {
+                settled.insert(t.intent.to_native());
+            }
+            _ => {}
+        }
+    }
+    let outputs = JournalReader::open(dir.join(OUTPUT_DIR)).map_err(CoreError::from)?;
+    for record in outputs.iter() {
+        let record = record.map_err(CoreError::from)?;
+        let archived =
+            outputs::access(record.payload).map_err(|_| CoreError::Decode { journal: "output", seq: record.seq })?;
+        if let ArchivedOutput::Intent(intent) = &archived.output {
+            let intent: Intent = rkyv::deserialize::<_, rkyv::rancor::Error>(intent)
+                .map_err(|_| CoreError::Decode { journal: "output", seq: record.seq })?;
+            if !settled.contains(&intent.id) {
+                let sent = submitted.get(&intent.id).copied();
+                journaled.unsettled.push((intent, sent));
+            }
+        }
+    }
+    Ok(journaled)
+}
+
+/// The live process. See the module doc.
+pub fn run(config: &RunConfig, options: RunOptions) -> Result<RunSummary, RunError> {
+    let mut signer = keys::open_signer(&config.signer, &options.open)?;
+    if signer.public_key() != config.account {
+        return Err(RunError::Signer(format!("{} is not the key of account {}", config.signer, config.account)));
+    }
+    let mut engine = Engine::new(config.engine).map_err(|e| RunError::Config(e.to_string()))?;
+    engine.set_strategy(config.strategy.build());
+    let journaled = scan(&config.journal_dir)?;
+    std::fs::create_dir_all(&config.journal_dir)
+        .map_err(|e| RunError::Config(format!("journal_dir {}: {e}", config.journal_dir.display())))?;
+    let mut core = CoreLoop::open(&config.journal_dir, engine, config.durability, SEGMENT_BYTES)?;
+    let client = HorizonClient::new(ClientConfig::new(&config.horizon_url));
+    let mut summary = RunSummary::default();
+    let mut ours = journaled.ours;
+    let mut pipeline = Pipeline::new(
+        PipelineConfig {
+            account: config.account,
+            network: config.network.clone(),
+            fee_per_op_stroops_max: config.fee_per_op_stroops_max,
+            validity_secs: config.validity_secs,
+            expiry_grace_secs: 10,
+        },
+        100,
+    );
+    if let Ok(fees) = client.get("/fee_stats").and_then(|b| Ok(decode::fee_stats(&b.bytes)?)) {
+        pipeline.set_fees(fees.last_ledger_base_fee, fees.max_fee_p90);
+    }
+
+    let mut inputs: Vec<Input> = Vec::new();
+    let mut actions: Vec<Action> = Vec::new();
+    if !journaled.session_started {
+        inputs.push(Input::SessionStart(SessionStart {
+            config_hash: config.hash,
+            config: config.text.clone(),
+            security_level: config.security_level as u8,
+            validation_level: config.validation_level as u8,
+            seed: config.seed,
+            account: *config.account.as_bytes(),
+            pairs: config.pairs.iter().map(|p| WirePair::from(*p)).collect(),
+        }));
+    }
+    // Re-arm what the journal left unsettled.
+    let mut fresh = Vec::new();
+    for (intent, submitted) in journaled.unsettled {
+        match submitted {
+            Some(submitted) => pipeline
+                .restore(&intent, &submitted, signer.as_mut(), &mut actions)
+                .map_err(|e| RunError::Config(e.to_string()))?,
+            None => fresh.push(intent),
+        }
+    }
+    // The account as Horizon has it now: the engine reconciles it with the journal's state.
+    let snapshot = load_account(&client, &config.account).map_err(RunError::Horizon)?;
+    let startup_sequence = snapshot.sequence;
+    inputs.push(Input::Account(snapshot));
+    for (index, pair) in config.pairs.iter().enumerate() {
+        let path = format!(
+            "/order_book?{}&{}&limit=20",
+            asset_query("selling", &pair.selling()),
+            asset_query("buying", &pair.buying())
+        );
+        let book = client
+            .get(&path)
+            .and_then(|b| Ok(decode::order_book(&b.bytes, index as u16, &pair.selling(), &pair.buying())?));
+        if let Ok(book) = book {
+            inputs.push(Input::Book(book));
+        }
+    }
+
+    let (msg_tx, msg_rx) = bounded::<Msg>(4096);
+    let (action_tx, action_rx) = unbounded::<Action>();
+    let threads_stop = Arc::new(AtomicBool::new(false));
+    spawn_submitter(client.clone(), config.account, action_rx, msg_tx.clone());
+    spawn_poller(client.clone(), config, msg_tx.clone(), Arc::clone(&threads_stop));
+    spawn_streams(&client, config, &msg_tx, &threads_stop);
+    drop(msg_tx);
+
+    let mut intents = Vec::new();
+    for intent in fresh {
+        intents.push(intent);
+    }
+    let mut c = Core {
+        core: &mut core,
+        pipeline: &mut pipeline,
+        signer: signer.as_mut(),
+        summary: &mut summary,
+        ours: &mut ours,
+        startup_sequence,
+    };
+    step(&mut c, &mut inputs, &mut actions, &mut intents)?;
+    for action in actions.drain(..) {
+        let _ = action_tx.send(action);
+    }
+
+    let started = Instant::now();
+    let mut stopping: Option<Instant> = None;
+    let mut last_cancel_all = Instant::now();
+    loop {
+        let stop_now = options.stop.load(Ordering::Relaxed) || options.duration.is_some_and(|d| started.elapsed() >= d);
+        if stop_now && stopping.is_none() {
+            stopping = Some(Instant::now());
+            if config.cancel_on_exit {
+                inputs.push(Input::Operator(OperatorCommand { operator: "shutdown".into(), command: Command::Halt }));
+                inputs.push(Input::Operator(OperatorCommand {
+                    operator: "shutdown".into(),
+                    command: Command::CancelAll,
+                }));
+            }
+        }
+        if let Some(since) = stopping {
+            let idle = c.pipeline.is_idle() && inputs.is_empty();
+            let open = c.core.engine().orders().any(|o| !o.status.is_terminal());
+            if (idle && !(config.cancel_on_exit && open))
+                || since.elapsed() >= Duration::from_millis(config.exit_wait_ms)
+            {
+                break;
+            }
+            // Orders whose creation was in flight at the first CancelAll rest now: again, at
+            // most twice a second.
+            if idle && open && last_cancel_all.elapsed() >= Duration::from_millis(500) {
+                last_cancel_all = Instant::now();
+                inputs.push(Input::Operator(OperatorCommand {
+                    operator: "shutdown".into(),
+                    command: Command::CancelAll,
+                }));
+            }
+        }
+        match msg_rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(msg) => {
+                handle(msg, &mut c, &mut inputs, &mut actions);
+                for msg in msg_rx.try_iter().take(BATCH_MAX) {
+                    handle(msg, &mut c, &mut inputs, &mut actions);
+                }
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+        }
+        step(&mut c, &mut inputs, &mut actions, &mut intents)?;
+        for action in actions.drain(..) {
+            let _ = action_tx.send(action);
+        }
+    }
+    threads_stop.store(true, Ordering::Relaxed);
+    drop(action_tx);
+    let engine = core.engine();
+    summary.open_orders = engine.orders().filter(|o| !o.status.is_terminal()).count();
+    summary.halted = engine.is_halted();
+    summary.locked_down = engine.is_locked_down();
+    let head = core.input_head();
+    summary.input_head = head.chain_head;
+    summary.input_seq = head.last_seq;
+    Ok(summary)
+}
+
+/// The core's mutable parts, for one step.
+struct Core<'a> {
+    core: &'a mut CoreLoop,
+    pipeline: &'a mut Pipeline,
+    signer: &'a mut dyn Signer,
+    summary: &'a mut RunSummary,
+    ours: &'a mut HashSet<[u8; 32]>,
+    /// Our account's sequence number in the start-up snapshot.
+    startup_sequence: i64,
+}
+
+/// Journal and apply `inputs`; every intent becomes a journaled `TxSubmitted` before its
+/// envelope is handed to the submitter (the actions are sent by the caller after this).
+fn step(
+    c: &mut Core<'_>,
+    inputs: &mut Vec<Input>,
+    actions: &mut Vec<Action>,
+    intents: &mut Vec<Intent>,
+) -> Result<(), RunError> {
+    while !inputs.is_empty() || !intents.is_empty() {
+        for input in inputs.iter() {
+            match input {
+                Input::TxSubmitted(t) => {
+                    c.ours.insert(t.hash);
+                    c.summary.submitted += 1;
+                }
+                Input::TxSucceeded(_) => c.summary.succeeded += 1,
+                Input::TxFailed(_) => c.summary.failed += 1,
+                Input::TxExpired(_) => c.summary.expired += 1,
+                Input::Security(SecurityEvent::UnexpectedTransaction { .. }) => c.summary.intrusions += 1,
+                _ => {}
+            }
+        }
+        let stats = c.core.process_batch(inputs.drain(..), now_ns(), intents)?;
+        c.summary.inputs += stats.inputs as u64;
+        c.summary.outputs += stats.outputs as u64;
+        c.summary.intents += stats.intents as u64;
+        for intent in std::mem::take(intents) {
+            if let Err(e) = c.pipeline.on_intent(&intent, now_s(), c.signer, inputs, actions) {
+                eprintln!("starlog run: {e}");
+                let failed = events::TxFailed { intent: intent.id, hash: [0; 32], tx_code: -16, op_codes: vec![] };
+                inputs.push(Input::TxFailed(failed));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn handle(msg: Msg, c: &mut Core<'_>, inputs: &mut Vec<Input>, actions: &mut Vec<Action>) {
+    match msg {
+        Msg::Input(input) => inputs.push(input),
+        Msg::Submitted { hash, answer } => c.pipeline.on_submitted(hash, answer, inputs, actions),
+        Msg::Looked { hash, found } => c.pipeline.on_lookup(hash, found, now_s(), inputs, actions),
+        Msg::Sequence(sequence) => {
+            if let Err(e) = c.pipeline.sync_sequence(sequence, c.signer, inputs, actions) {
+                eprintln!("starlog run: {e}");
+            }
+        }
+        Msg::Fees(fees) => c.pipeline.set_fees(fees.last_ledger_base_fee, fees.max_fee_p90),
+        // Transactions up to the start-up snapshot's sequence were reconciled by that snapshot.
+        Msg::OurAccountTx { hash, sequence } if sequence > c.startup_sequence && !c.ours.contains(&hash) => {
+            inputs.push(Input::Security(SecurityEvent::UnexpectedTransaction { hash }));
+        }
+        Msg::OurAccountTx { .. } => {}
+    }
+}
+
+fn load_account(client: &HorizonClient, account: &AccountId) -> Result<events::AccountSnapshot, HorizonError> {
+    let body = client.get(&format!("/accounts/{account}"))?;
+    let offers = client.get(&format!("/accounts/{account}/offers?limit=200"))?;
+    Ok(decode::account(&body.bytes, &offers.bytes, body.latest_ledger, BASE_RESERVE_STROOPS)?)
+}
+
+fn spawn_submitter(client: HorizonClient, account: AccountId, actions: Receiver<Action>, msgs: Sender<Msg>) {
+    std::thread::spawn(move || {
+        for action in actions {
+            let msg = match action {
+                Action::Submit { hash, envelope } => Msg::Submitted { hash, answer: client.submit(&envelope) },
+                Action::Lookup { hash } => {
+                    std::thread::sleep(Duration::from_millis(LOOKUP_DELAY_MS));
+                    Msg::Looked { hash, found: client.transaction(&hash) }
+                }
+                Action::ResyncSequence => match client.get(&format!("/accounts/{account}")) {
+                    Ok(body) => match serde_json::from_slice::<serde_json::Value>(&body.bytes)
+                        .ok()
+                        .and_then(|v| v["sequence"].as_str()?.parse::<i64>().ok())
+                    {
+                        Some(sequence) => Msg::Sequence(sequence),
+                        None => continue,
+                    },
+                    Err(e) => {
+                        eprintln!("starlog run: cannot load the sequence number: {e}");
+                        continue;
+                    }
+                },
+            };
+            if msgs.send(msg).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+fn spawn_poller(client: HorizonClient, config: &RunConfig, msgs: Sender<Msg>, stop: Arc<AtomicBool>) {
+    let (account, timer, poll, fee_poll) = (
+        config.account,
+        Duration::from_millis(config.timer_ms),
+        Duration::from_millis(config.account_poll_ms),
+        Duration::from_millis(config.fee_poll_ms),
+    );
+    std::thread::spawn(move || {
+        let (mut next_poll, mut next_fees) = (Instant::now() + poll, Instant::now() + fee_poll);
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(timer);
+            if msgs.send(Msg::Input(Input::Timer(Timer {}))).is_err() {
+                return;
+            }
+            if Instant::now() >= next_poll {
+                next_poll = Instant::now() + poll;
+                match load_account(&client, &account) {
+                    Ok(snapshot) => {
+                        if msgs.send(Msg::Input(Input::Account(snapshot))).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => eprintln!("starlog run: account poll: {e}"),
+                }
+            }
+            if Instant::now() >= next_fees {
+                next_fees = Instant::now() + fee_poll;
+                if let Ok(fees) = client.get("/fee_stats").and_then(|b| Ok(decode::fee_stats(&b.bytes)?)) {
+                    let _ = msgs.send(Msg::Fees(fees));
+                }
+            }
+        }
+    });
+}
+
+fn spawn_streams(client: &HorizonClient, config: &RunConfig, msgs: &Sender<Msg>, stop: &Arc<AtomicBool>) {
+    for (index, pair) in config.pairs.iter().enumerate() {
+        let (base, counter) = (pair.selling(), pair.buying());
+        let book_path =
+            format!("/order_book?{}&{}&limit=20", asset_query("selling", &base), asset_query("buying", &counter));
+        let trades_path =
+            format!("/trades?{}&{}&cursor=now", asset_query("base", &base), asset_query("counter", &counter));
+        let pair_index = index as u16;
+        spawn_stream(client, book_path, msgs, stop, move |data| {
+            decode::order_book(data.as_bytes(), pair_index, &base, &counter).map(|b| Msg::Input(Input::Book(b)))
+        });
+        spawn_stream(client, trades_path, msgs, stop, move |data| {
+            decode::trade(data.as_bytes(), pair_index, &base, &counter).map(|t| Msg::Input(Input::Trade(t)))
+        });
+    }
+    let account = config.account;
+    let path = format!("/accounts/{account}/transactions?cursor=now");
+    spawn_stream(client, path, msgs, stop, move |data| {
+        let value: serde_json::Value = serde_json::from_str(data).map_err(|e| decode::DecodeError {
+            resource: "transaction",
+            field: "(document)".into(),
+            reason: e.to_string(),
+        })?;
+        let t = decode::transaction(data.as_bytes())?;
+        let sequence =
+            value["source_account_sequence"].as_str().and_then(|s| s.parse::<i64>().ok()).unwrap_or(i64::MAX);
+        Ok(if value["source_account"].as_str() == Some(&account.to_string()) {
+            Msg::OurAccountTx { hash: t.hash, sequence }
+        } else {
+            Msg::Input(Input::Timer(Timer {}))
+        })
+    });
+}
+
+fn spawn_stream(
+    client: &HorizonClient,
+    path: String,
+    msgs: &Sender<Msg>,
+    stop: &Arc<AtomicBool>,
+    decode: impl Fn(&str) -> Result<Msg, decode::DecodeError> + Send + 'static,
+) {
+    let (client, msgs, stop) = (client.clone(), msgs.clone(), Arc::clone(stop));
+    std::thread::spawn(move || {
+        let mut stream = client.stream(&path, "");
+        while !stop.load(Ordering::Relaxed) {
+            match stream.next_event() {
+                Ok(event) => match decode(&event.data) {
+                    Ok(msg) => {
+                        if msgs.send(msg).is_err() {
+                            return;
+                        }
+                    }
+                    // One bad record is reported and skipped; the stream goes on.
+                    Err(e) => eprintln!("starlog run: {path}: {e}"),
+                },
+                Err(e) => {
+                    eprintln!("starlog run: stream {path} stopped: {e}");
+                    return;
+                }
+            }
+        }
+    });
+}

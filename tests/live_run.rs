@@ -1,0 +1,213 @@
+//! `starlog run` against `starlog sim serve` (with its background market): the market maker
+//! quotes, gets filled, journals everything, and cancels its offers on the way out; a second
+//! client trading from our account is an intrusion (P0 lockdown).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+use base64::Engine as _;
+use starlog_adapters::keys::{Seed, SeedSigner, Signer, StoreKind};
+use starlog_adapters::stellar::tx::{self, OfferKind, OfferOp, TxParams};
+use starlog_adapters::stellar::{Network, asset_to_xdr, muxed_to_xdr};
+use starlog_engine::{AccountId, Amount, Asset, OfferRef, Price};
+use stellar_xdr as xdr;
+
+const SEED: [u8; 32] = [42; 32];
+
+struct Sim {
+    child: Child,
+    url: String,
+    passphrase: String,
+    usd: Asset,
+}
+
+impl Sim {
+    fn start() -> Sim {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_starlog"))
+            .args(["sim", "serve", "--listen", "127.0.0.1:0", "--ledger-ms", "200", "--seconds", "300"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("run starlog sim serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
+        Sim {
+            child,
+            url: ready["horizon_url"].as_str().unwrap().to_owned(),
+            passphrase: ready["network_passphrase"].as_str().unwrap().to_owned(),
+            usd: ready["market_asset"].as_str().unwrap().parse().unwrap(),
+        }
+    }
+
+    fn get(&self, path: &str) -> serde_json::Value {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let mut response = agent.get(format!("{}{path}", self.url)).call().unwrap();
+        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
+    }
+
+    fn post(&self, path: &str, form: &[(&str, &str)]) -> serde_json::Value {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let mut response = agent.post(format!("{}{path}", self.url)).send_form(form.iter().copied()).unwrap();
+        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
+    }
+
+    fn network(&self) -> Network {
+        Network::from_passphrase(&self.passphrase)
+    }
+
+    fn sequence(&self, account: &AccountId) -> i64 {
+        self.get(&format!("/accounts/{account}"))["sequence"].as_str().unwrap().parse().unwrap()
+    }
+
+    fn submit(&self, transaction: xdr::Transaction) -> serde_json::Value {
+        let mut signer = SeedSigner::new(&Seed::from_bytes(SEED), StoreKind::Env, "env:TEST".into());
+        let signed = tx::sign(transaction, &self.network(), &mut [&mut signer as &mut dyn Signer]).unwrap();
+        self.post("/transactions", &[("tx", &base64::engine::general_purpose::STANDARD.encode(signed.to_xdr()))])
+    }
+
+    /// A funded trader with a USD trustline and 500 USD.
+    fn trader(&self) -> AccountId {
+        let account = Seed::from_bytes(SEED).public_key();
+        self.get(&format!("/friendbot?addr={account}"));
+        let xdr::Asset::CreditAlphanum4(line) = asset_to_xdr(&self.usd) else { panic!("USD is alphanum4") };
+        let trust = xdr::Transaction {
+            source_account: muxed_to_xdr(&account),
+            fee: 100,
+            seq_num: xdr::SequenceNumber(self.sequence(&account) + 1),
+            cond: xdr::Preconditions::None,
+            memo: xdr::Memo::None,
+            operations: vec![xdr::Operation {
+                source_account: None,
+                body: xdr::OperationBody::ChangeTrust(xdr::ChangeTrustOp {
+                    line: xdr::ChangeTrustAsset::CreditAlphanum4(line),
+                    limit: i64::MAX,
+                }),
+            }]
+            .try_into()
+            .unwrap(),
+            ext: xdr::TransactionExt::V0,
+        };
+        assert_eq!(self.submit(trust)["successful"], true);
+        let granted = self.post(&format!("/_sim/grant?addr={account}&amount=500"), &[]);
+        assert_eq!(granted["successful"], true, "{granted}");
+        account
+    }
+
+    fn offers_of(&self, account: &AccountId) -> usize {
+        self.get(&format!("/accounts/{account}/offers?limit=200"))["_embedded"]["records"].as_array().unwrap().len()
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn config(sim: &Sim, account: &AccountId, dir: &Path) -> std::path::PathBuf {
+    let text = format!(
+        r#"horizon_url = "{url}"
+network = "{passphrase}"
+account = "{account}"
+signer = "env:STARLOG_TEST_SEED"
+journal_dir = "{dir}"
+durability = "batch"
+seed = 7
+
+[[pairs]]
+selling = "native"
+buying = "{usd}"
+
+[strategy]
+name = "market-maker"
+params = {{ spread_bps = 30, levels = 2, level_spacing_bps = 20, order_amount = "20", refresh_tolerance_bps = 15 }}
+
+[risk]
+price_band_bps_max = 2000
+
+[timing]
+timer_ms = 200
+account_poll_ms = 500
+"#,
+        url = sim.url,
+        passphrase = sim.passphrase,
+        dir = dir.join("session").display(),
+        usd = sim.usd,
+    );
+    let path = dir.join("run.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn starlog(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_starlog"));
+    command.args(args).env("STARLOG_TEST_SEED", Seed::from_bytes(SEED).to_strkey().as_str());
+    command
+}
+
+fn summary(output: &Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "starlog run failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    eprintln!("summary: {stdout}stderr: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+#[test]
+fn the_market_maker_quotes_gets_filled_and_cancels_on_exit() {
+    let sim = Sim::start();
+    let account = sim.trader();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&sim, &account, dir.path());
+    let output = starlog(&["run", "--config", config.to_str().unwrap(), "--seconds", "10"]).output().unwrap();
+    let s = summary(&output);
+    assert!(s["submitted"].as_u64().unwrap() >= 2, "{s}");
+    assert!(s["succeeded"].as_u64().unwrap() >= 2, "{s}");
+    assert_eq!(s["intrusions"], 0, "{s}");
+    assert_eq!(s["open_orders"], 0, "everything cancelled on exit: {s}");
+    assert_eq!(sim.offers_of(&account), 0, "no offer of ours left on the venue");
+    let trades = sim.get(&format!("/accounts/{account}/trades?limit=200"));
+    assert!(!trades["_embedded"]["records"].as_array().unwrap().is_empty(), "the market traded with us: {s}");
+    let verify = starlog(&["audit", "verify", dir.path().join("session").to_str().unwrap()]).output().unwrap();
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+}
+
+#[test]
+fn a_second_client_trading_from_our_account_locks_down() {
+    let sim = Sim::start();
+    let account = sim.trader();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&sim, &account, dir.path());
+    let run = starlog(&["run", "--config", config.to_str().unwrap(), "--seconds", "12"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Let it quote, then trade from our account behind its back.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let params = TxParams {
+        source: account,
+        sequence: sim.sequence(&account) + 1,
+        fee_stroops: 100,
+        min_time: 0,
+        max_time: u64::MAX / 2,
+    };
+    let rogue = OfferOp {
+        kind: OfferKind::ManageSell,
+        selling: sim.usd,
+        buying: Asset::Native,
+        amount: Amount::from_units(1).unwrap(),
+        price: Price::new(1000, 1).unwrap(),
+        offer: OfferRef::New,
+    };
+    let answer = sim.submit(tx::build(&params, &[rogue]).unwrap());
+    assert_eq!(answer["successful"], true, "{answer}");
+    let s = summary(&run.wait_with_output().unwrap());
+    assert!(s["intrusions"].as_u64().unwrap() >= 1, "{s}");
+    assert_eq!(s["locked_down"], true, "{s}");
+    let ours: Vec<serde_json::Value> =
+        sim.get(&format!("/accounts/{account}/offers?limit=200"))["_embedded"]["records"].as_array().unwrap().clone();
+    assert!(ours.iter().all(|o| o["price_r"]["n"] == 1000), "only the intruder's offer is left: {ours:?}");
+}
