@@ -24,21 +24,7 @@ struct Sim {
 
 impl Sim {
     fn start() -> Sim {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_starlog"))
-            .args(["sim", "serve", "--listen", "127.0.0.1:0", "--ledger-ms", "200", "--seconds", "300"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("run starlog sim serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
-        Sim {
-            child,
-            url: ready["horizon_url"].as_str().unwrap().to_owned(),
-            passphrase: ready["network_passphrase"].as_str().unwrap().to_owned(),
-            usd: ready["market_asset"].as_str().unwrap().parse().unwrap(),
-        }
+        Sim::start_with(&[])
     }
 
     fn get(&self, path: &str) -> serde_json::Value {
@@ -107,6 +93,60 @@ impl Drop for Sim {
     }
 }
 
+impl Sim {
+    fn start_with(extra: &[&str]) -> Sim {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_starlog"))
+            .args(["sim", "serve", "--listen", "127.0.0.1:0", "--ledger-ms", "200", "--seconds", "300"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("run starlog sim serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
+        Sim {
+            child,
+            url: ready["horizon_url"].as_str().unwrap().to_owned(),
+            passphrase: ready["network_passphrase"].as_str().unwrap().to_owned(),
+            usd: ready["market_asset"].as_str().unwrap().parse().unwrap(),
+        }
+    }
+}
+
+/// Every intent of the session's journal: how many `TxSubmitted` and how many results each got.
+fn settlements(session: &Path) -> std::collections::BTreeMap<u64, (u32, u32)> {
+    use starlog_engine::events::{self, ArchivedInput};
+    let reader = starlog_journal::JournalReader::open(session.join("input")).unwrap();
+    let mut per_intent: std::collections::BTreeMap<u64, (u32, u32)> = std::collections::BTreeMap::new();
+    for record in reader.iter() {
+        let record = record.unwrap();
+        let (intent, submitted) = match events::access(record.payload).unwrap() {
+            ArchivedInput::TxSubmitted(t) => (t.intent.to_native(), true),
+            ArchivedInput::TxSucceeded(t) => (t.intent.to_native(), false),
+            ArchivedInput::TxFailed(t) => (t.intent.to_native(), false),
+            ArchivedInput::TxExpired(t) => (t.intent.to_native(), false),
+            _ => continue,
+        };
+        let entry = per_intent.entry(intent).or_default();
+        if submitted {
+            entry.0 += 1;
+        } else {
+            entry.1 += 1;
+        }
+    }
+    per_intent
+}
+
+fn assert_each_intent_settled_once(session: &Path) {
+    let settlements = settlements(session);
+    assert!(!settlements.is_empty());
+    for (intent, (submitted, results)) in &settlements {
+        assert!(*submitted <= 1, "intent {intent} submitted {submitted} times");
+        assert_eq!(*results, 1, "intent {intent} has {results} results");
+    }
+}
+
 fn config(sim: &Sim, account: &AccountId, dir: &Path) -> std::path::PathBuf {
     let text = format!(
         r#"horizon_url = "{url}"
@@ -172,6 +212,80 @@ fn the_market_maker_quotes_gets_filled_and_cancels_on_exit() {
     assert!(!trades["_embedded"]["records"].as_array().unwrap().is_empty(), "the market traded with us: {s}");
     let verify = starlog(&["audit", "verify", dir.path().join("session").to_str().unwrap()]).output().unwrap();
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+    assert_each_intent_settled_once(&dir.path().join("session"));
+}
+
+#[test]
+fn faults_on_the_venue_neither_lose_nor_double_orders() {
+    // 504s that applied, 429s, 500s and dropped streams, all at once.
+    let sim = Sim::start_with(&[
+        "--fault",
+        "timeout_pct=20",
+        "--fault",
+        "rate_limit_pct=5",
+        "--fault",
+        "server_error_pct=5",
+        "--fault",
+        "stream_drop_ms=1500",
+        "--fault",
+        "seed=11",
+    ]);
+    let account = sim.trader();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&sim, &account, dir.path());
+    let s = summary(&starlog(&["run", "--config", config.to_str().unwrap(), "--seconds", "10"]).output().unwrap());
+    assert!(s["succeeded"].as_u64().unwrap() >= 2, "{s}");
+    assert_eq!(s["open_orders"], 0, "{s}");
+    assert_eq!(sim.offers_of(&account), 0);
+    assert_each_intent_settled_once(&dir.path().join("session"));
+    let verify = starlog(&["audit", "verify", dir.path().join("session").to_str().unwrap()]).output().unwrap();
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+}
+
+#[test]
+fn a_kill_9_mid_session_then_a_restart_loses_and_doubles_nothing() {
+    let sim = Sim::start();
+    let account = sim.trader();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&sim, &account, dir.path());
+    let mut first = starlog(&["run", "--config", config.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    let resting = sim.offers_of(&account);
+    let s = summary(&starlog(&["run", "--config", config.to_str().unwrap(), "--seconds", "6"]).output().unwrap());
+    assert_eq!(s["intrusions"], 0, "our own offers from before the crash are not intruders: {s}");
+    assert_eq!(s["locked_down"], false, "{s}");
+    assert_eq!(s["open_orders"], 0, "{s}");
+    assert_eq!(sim.offers_of(&account), 0, "the {resting} offers left by the crash were cancelled on exit");
+    assert_each_intent_settled_once(&dir.path().join("session"));
+    let verify = starlog(&["audit", "verify", dir.path().join("session").to_str().unwrap()]).output().unwrap();
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+}
+
+#[test]
+fn sigint_stops_quoting_and_cancels_our_offers() {
+    let sim = Sim::start();
+    let account = sim.trader();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&sim, &account, dir.path());
+    let child = starlog(&["run", "--config", config.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert!(sim.offers_of(&account) > 0, "quoting");
+    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let s = summary(&child.wait_with_output().unwrap());
+    assert_eq!(s["halted"], true, "{s}");
+    assert_eq!(s["open_orders"], 0, "{s}");
+    assert_eq!(sim.offers_of(&account), 0);
 }
 
 #[test]
