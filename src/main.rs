@@ -28,6 +28,8 @@ enum Command {
     Keys(cmd::keys::Keys),
     /// The live trading process: Horizon in, journal, engine, signer, Horizon out.
     Run(cmd::run::RunArgs),
+    /// Record market data (order books, trades) from Horizon into a session journal.
+    Record(cmd::record::RecordArgs),
     /// The simulated Stellar venue: a ledger with an SDEX order book behind Horizon's API.
     #[command(subcommand)]
     Sim(cmd::sim::Sim),
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         Command::Tx(t) => cmd::tx::run(t),
         Command::Keys(k) => cmd::keys::run(k),
         Command::Run(r) => cmd::run::run(r),
+        Command::Record(r) => cmd::record::run(r),
         Command::Sim(s) => cmd::sim::run(s),
     };
     match result {

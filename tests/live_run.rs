@@ -325,3 +325,23 @@ fn a_second_client_trading_from_our_account_locks_down() {
         sim.get(&format!("/accounts/{account}/offers?limit=200"))["_embedded"]["records"].as_array().unwrap().clone();
     assert!(ours.iter().all(|o| o["price_r"]["n"] == 1000), "only the intruder's offer is left: {ours:?}");
 }
+
+#[test]
+fn record_journals_books_and_trades_of_a_pair() {
+    let sim = Sim::start();
+    let dir = tempfile::tempdir().unwrap();
+    let session = dir.path().join("rec");
+    let pair = format!("native/{}", sim.usd);
+    let args = ["record", "--horizon", &sim.url, "--pair", &pair, "--dir", session.to_str().unwrap(), "--seconds", "4"];
+    let first = summary(&starlog(&args).output().unwrap());
+    assert!(first["books"].as_u64().unwrap() >= 2, "the book moves every ledger: {first}");
+    assert!(first["trades"].as_u64().unwrap() >= 1, "the market trades: {first}");
+    // A second recording continues the same session.
+    let second = summary(&starlog(&args).output().unwrap());
+    assert!(second["input_seq"].as_u64().unwrap() > first["input_seq"].as_u64().unwrap());
+    let verify = starlog(&["audit", "verify", session.to_str().unwrap()]).output().unwrap();
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+    let bad = starlog(&["record", "--horizon", &sim.url, "--pair", "native", "--dir", "/tmp/x"]).output().unwrap();
+    assert!(!bad.status.success());
+    assert_eq!(String::from_utf8_lossy(&bad.stderr).lines().count(), 1);
+}

@@ -2,6 +2,10 @@
 //! journal), and order placement through every check (state, throttle, risk, balances), with
 //! per-event latency percentiles from hdrhistogram.
 //!
+//! The report adds **tick-to-order**: a market-data event journaled (write-ahead, committed),
+//! applied by the engine with the market maker re-quoting, the intent built and signed by the
+//! submission pipeline and its `TxSubmitted` journaled — everything before the network.
+//!
 //! `cargo bench -p starlog-benches --bench engine` (add `-- report` for the report only).
 
 use std::hint::black_box;
@@ -288,6 +292,118 @@ fn report() {
     );
 }
 
+/// A book whose mid moves 5 bps a tick (up and down), so that the market maker re-quotes.
+fn moving_book(i: u64) -> Input {
+    let shift = ((i % 8) as i64 - 4).abs() * 5;
+    let level = |n: i64, amount: i64| Level { price: WirePrice { n: n as i32, d: 100_000 }, amount_stroops: amount };
+    Input::Book(BookSnapshot {
+        pair: 0,
+        bids: (0..20).map(|j| level(9_990 + shift - j * 3, 1_000_000_000 + j)).collect(),
+        asks: (0..20).map(|j| level(10_010 + shift + j * 3, 1_000_000_000 + j)).collect(),
+    })
+}
+
+/// Tick-to-order under `durability`: (latency histogram, ticks that produced an order).
+fn tick_to_order(durability: Durability, ticks: u64) -> (Latency, u64) {
+    use starlog_adapters::keys::{Seed, SeedSigner, StoreKind};
+    use starlog_adapters::live::pipeline::{Pipeline, PipelineConfig};
+    use starlog_adapters::stellar::Network;
+    use starlog_engine::events::{OfferEffect, OpResult, TxSucceeded};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut engine = engine_fresh();
+    engine.set_strategy(Box::new(MarketMaker::new(MarketMakerParams {
+        pair: 0,
+        spread_bps: 40,
+        levels: 1,
+        level_spacing_bps: 10,
+        order_amount: Amount::from_stroops(100_000_000).expect("amount"),
+        refresh_tolerance_bps: 1,
+        inventory_skew_pct: 0,
+    })));
+    let mut core = CoreLoop::open(dir.path(), engine, durability, 64 << 20).expect("open");
+    let seed = Seed::from_bytes([3; 32]);
+    let mut signer = SeedSigner::new(&seed, StoreKind::Env, "env:BENCH".into());
+    let config = PipelineConfig {
+        account: seed.public_key(),
+        network: Network::from_passphrase("Test SDF Network ; September 2015"),
+        fee_per_op_stroops_max: 1000,
+        validity_secs: 30,
+        expiry_grace_secs: 10,
+    };
+    let mut pipeline = Pipeline::new(config, 100);
+    let (mut inputs, mut actions, mut intents) = (Vec::new(), Vec::new(), Vec::new());
+    pipeline.sync_sequence(1, &mut signer, &mut inputs, &mut actions).expect("sync");
+    core.process_batch(setup_inputs(), 1, &mut intents).expect("setup");
+    let mut h = Latency::new(format!("tick-to-order {durability:?}"));
+    let (mut orders, mut next_offer, mut ts) = (0u64, 1i64, 10i64);
+    let mut pending = std::mem::take(&mut intents);
+    for tick in 0..ticks {
+        // Untimed: the previous intents' results (and the orders they lead to, and theirs), so
+        // that the quotes rest and move again.
+        while let Some(intent) = pending.pop() {
+            let ops = intent
+                .ops
+                .iter()
+                .map(|op| {
+                    let new = op.offer_id == 0;
+                    next_offer += 1;
+                    OpResult {
+                        effect: if op.amount_stroops == 0 {
+                            OfferEffect::Deleted
+                        } else if new {
+                            OfferEffect::Created
+                        } else {
+                            OfferEffect::Updated
+                        },
+                        offer_id: if op.amount_stroops == 0 {
+                            op.offer_id
+                        } else if new {
+                            next_offer
+                        } else {
+                            op.offer_id
+                        },
+                        remaining_stroops: op.amount_stroops,
+                        claims: vec![],
+                    }
+                })
+                .collect();
+            let ok = TxSucceeded { intent: intent.id, hash: [0; 32], ledger: 2, fee_charged_stroops: 100, ops };
+            ts += 1;
+            core.process_batch([Input::TxSucceeded(ok)], ts, &mut intents).expect("result");
+            for intent in &intents {
+                pipeline.on_intent(intent, 1_700_000_000, &mut signer, &mut inputs, &mut actions).expect("sign");
+            }
+            let mut more = Vec::new();
+            core.process_batch(inputs.drain(..), ts, &mut more).expect("journal TxSubmitted");
+            actions.clear();
+            pending.append(&mut intents);
+        }
+        ts += 1;
+        let t = Instant::now();
+        core.process_batch([moving_book(tick)], ts, &mut intents).expect("tick");
+        if intents.is_empty() {
+            continue;
+        }
+        for intent in &intents {
+            pipeline.on_intent(intent, 1_700_000_000, &mut signer, &mut inputs, &mut actions).expect("sign");
+        }
+        let mut more = Vec::new();
+        core.process_batch(inputs.drain(..), ts, &mut more).expect("journal TxSubmitted");
+        h.record(t.elapsed());
+        orders += 1;
+        actions.clear();
+        pending.append(&mut intents);
+    }
+    (h, orders)
+}
+
 fn main() {
-    starlog_benches::bench_main(bench, report);
+    starlog_benches::bench_main(bench, || {
+        report();
+        for durability in [Durability::None, Durability::Batch] {
+            let (h, orders) = tick_to_order(durability, 2000);
+            println!("{}   ({orders} ticks produced orders; excludes the network)", h.line());
+        }
+    });
 }

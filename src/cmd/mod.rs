@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod keys;
+pub mod record;
 pub mod run;
 pub mod sim;
 pub mod tx;

@@ -1,6 +1,8 @@
-//! The live trading process: the submission pipeline ([`pipeline`]) between the engine's
-//! intents and Horizon.
+//! The live trading process: its configuration ([`config`]), the submission pipeline
+//! ([`pipeline`]) between the engine's intents and Horizon, the process itself ([`run`]), and
+//! market-data recording for backtests ([`record`]).
 
 pub mod config;
 pub mod pipeline;
+pub mod record;
 pub mod run;

@@ -34,7 +34,7 @@ use starlog_engine::events::{
     self, ArchivedInput, Command, Input, OperatorCommand, SecurityEvent, SessionStart, Timer, TxSubmitted, WirePair,
 };
 use starlog_engine::outputs::{self, ArchivedOutput, Intent};
-use starlog_engine::{AccountId, Asset};
+use starlog_engine::{AccountId, Asset, Pair};
 use starlog_journal::JournalReader;
 
 use super::config::RunConfig;
@@ -123,7 +123,7 @@ impl From<KeyError> for RunError {
 
 /// What the other threads tell the core.
 #[derive(Debug)]
-enum Msg {
+pub(super) enum Msg {
     Input(Input),
     Submitted {
         hash: [u8; 32],
@@ -142,7 +142,7 @@ enum Msg {
     },
 }
 
-fn now_ns() -> i64 {
+pub(super) fn now_ns() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
@@ -162,14 +162,14 @@ pub fn asset_query(prefix: &str, asset: &Asset) -> String {
 }
 
 /// What the journals say is unsettled, and every hash we submitted.
-struct Journaled {
-    session_started: bool,
+pub(super) struct Journaled {
+    pub(super) session_started: bool,
     ours: HashSet<[u8; 32]>,
     /// Intents without a result, in order, with their `TxSubmitted` if one was journaled.
     unsettled: Vec<(Intent, Option<TxSubmitted>)>,
 }
 
-fn scan(dir: &Path) -> Result<Journaled, RunError> {
+pub(super) fn scan(dir: &Path) -> Result<Journaled, RunError> {
     let mut journaled = Journaled { session_started: false, ours: HashSet::new(), unsettled: Vec::new() };
     if !dir.join(INPUT_DIR).exists() {
         return Ok(journaled);
@@ -272,19 +272,7 @@ pub fn run(config: &RunConfig, options: RunOptions) -> Result<RunSummary, RunErr
     let snapshot = load_account(&client, &config.account).map_err(RunError::Horizon)?;
     let startup_sequence = snapshot.sequence;
     inputs.push(Input::Account(snapshot));
-    for (index, pair) in config.pairs.iter().enumerate() {
-        let path = format!(
-            "/order_book?{}&{}&limit=20",
-            asset_query("selling", &pair.selling()),
-            asset_query("buying", &pair.buying())
-        );
-        let book = client
-            .get(&path)
-            .and_then(|b| Ok(decode::order_book(&b.bytes, index as u16, &pair.selling(), &pair.buying())?));
-        if let Ok(book) = book {
-            inputs.push(Input::Book(book));
-        }
-    }
+    inputs.extend(load_books(&client, &config.pairs).into_iter().map(Input::Book));
 
     let (msg_tx, msg_rx) = bounded::<Msg>(4096);
     let (action_tx, action_rx) = unbounded::<Action>();
@@ -438,6 +426,21 @@ fn handle(msg: Msg, c: &mut Core<'_>, inputs: &mut Vec<Input>, actions: &mut Vec
     }
 }
 
+/// Each pair's order book now (a pair whose book cannot be read is left to its stream).
+pub(super) fn load_books(client: &HorizonClient, pairs: &[Pair]) -> Vec<events::BookSnapshot> {
+    let mut books = Vec::new();
+    for (index, pair) in pairs.iter().enumerate() {
+        let (base, counter) = (pair.selling(), pair.buying());
+        let path =
+            format!("/order_book?{}&{}&limit=20", asset_query("selling", &base), asset_query("buying", &counter));
+        match client.get(&path).and_then(|b| Ok(decode::order_book(&b.bytes, index as u16, &base, &counter)?)) {
+            Ok(book) => books.push(book),
+            Err(e) => eprintln!("starlog: order book of pair {index}: {e}"),
+        }
+    }
+    books
+}
+
 fn load_account(client: &HorizonClient, account: &AccountId) -> Result<events::AccountSnapshot, HorizonError> {
     let body = client.get(&format!("/accounts/{account}"))?;
     let offers = client.get(&format!("/accounts/{account}/offers?limit=200"))?;
@@ -509,8 +512,9 @@ fn spawn_poller(client: HorizonClient, config: &RunConfig, msgs: Sender<Msg>, st
     });
 }
 
-fn spawn_streams(client: &HorizonClient, config: &RunConfig, msgs: &Sender<Msg>, stop: &Arc<AtomicBool>) {
-    for (index, pair) in config.pairs.iter().enumerate() {
+/// The order book and trades streams of each pair.
+pub(super) fn spawn_market_streams(client: &HorizonClient, pairs: &[Pair], msgs: &Sender<Msg>, stop: &Arc<AtomicBool>) {
+    for (index, pair) in pairs.iter().enumerate() {
         let (base, counter) = (pair.selling(), pair.buying());
         let book_path =
             format!("/order_book?{}&{}&limit=20", asset_query("selling", &base), asset_query("buying", &counter));
@@ -524,6 +528,10 @@ fn spawn_streams(client: &HorizonClient, config: &RunConfig, msgs: &Sender<Msg>,
             decode::trade(data.as_bytes(), pair_index, &base, &counter).map(|t| Msg::Input(Input::Trade(t)))
         });
     }
+}
+
+fn spawn_streams(client: &HorizonClient, config: &RunConfig, msgs: &Sender<Msg>, stop: &Arc<AtomicBool>) {
+    spawn_market_streams(client, &config.pairs, msgs, stop);
     let account = config.account;
     let path = format!("/accounts/{account}/transactions?cursor=now");
     spawn_stream(client, path, msgs, stop, move |data| {
