@@ -182,6 +182,9 @@ fn stream_events(url: &str, events: usize) -> usize {
             if let Some(id) = line.strip_prefix("id: ") {
                 last_id = id.to_owned();
                 seen += 1;
+                if seen == events {
+                    break;
+                }
             }
         }
     }

@@ -35,6 +35,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
+use axum::serve::ListenerExt as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
@@ -215,7 +216,11 @@ impl Server {
         let thread = std::thread::Builder::new().name("starlog-sim".into()).spawn(move || {
             runtime.block_on(async move {
                 let listener = match tokio::net::TcpListener::from_std(listener) {
-                    Ok(listener) => listener,
+                    // Streams write many small frames: no Nagle delay behind the client's
+                    // delayed ACKs.
+                    Ok(listener) => listener.tap_io(|tcp| {
+                        let _ = tcp.set_nodelay(true);
+                    }),
                     Err(error) => {
                         eprintln!("starlog sim: cannot listen: {error}");
                         return;
