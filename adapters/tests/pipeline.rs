@@ -193,3 +193,49 @@ fn fees_follow_surge_pricing_under_the_cap() {
     p.set_fees(100, 50_000);
     assert_eq!(p.fee_per_op_stroops(), 1000, "capped");
 }
+
+#[test]
+fn the_signing_policy_refuses_before_anything_is_signed_or_sent() {
+    use starlog_adapters::live::pipeline::PipelineError;
+    use starlog_adapters::policy::Policy;
+    use starlog_engine::events::SecurityEvent;
+    let account = Seed::from_bytes([5; 32]).public_key();
+    let usd = format!("USD:{}", AccountId::from_bytes([9; 32]));
+    let policy = |native_max: i64| {
+        Policy::from_toml(&format!(
+            r#"network = "testnet"
+source_accounts = ["{account}"]
+operations = ["manage_sell_offer"]
+fee_stroops_max = 10000
+validity_secs_max = 60
+[notional_stroops_max]
+native = {native_max}
+"{usd}" = 1000000000
+"#
+        ))
+        .unwrap()
+    };
+    // Within the policy: signed and sent.
+    let mut p = pipeline().with_policy(policy(100_000_000));
+    let (mut inputs, mut actions) = (Vec::new(), Vec::new());
+    p.sync_sequence(1, &mut signer(), &mut inputs, &mut actions).unwrap();
+    actions.clear();
+    p.on_intent(&intent(1), NOW, &mut signer(), &mut inputs, &mut actions).unwrap();
+    assert!(matches!(actions[..], [Action::Submit { .. }]));
+    // Over the notional cap: refused, nothing sent, the sequence number not used.
+    let mut p = pipeline().with_policy(policy(1));
+    p.sync_sequence(1, &mut signer(), &mut Vec::new(), &mut Vec::new()).unwrap();
+    let mut actions = Vec::new();
+    let error = p.on_intent(&intent(7), NOW, &mut signer(), &mut Vec::new(), &mut actions).unwrap_err();
+    assert!(matches!(error, PipelineError::Policy(_)), "{error}");
+    assert!(actions.is_empty() && p.is_idle());
+    let journaled = error.inputs(7);
+    assert!(
+        matches!(journaled[0], Input::Security(SecurityEvent::PolicyViolation { intent: 7, rule: 10 })),
+        "{journaled:?}"
+    );
+    assert!(matches!(&journaled[1], Input::TxFailed(f) if f.intent == 7 && f.tx_code == -16));
+    let mut inputs = Vec::new();
+    p.on_intent(&intent(8), NOW, &mut signer(), &mut inputs, &mut actions).unwrap_err();
+    assert!(inputs.is_empty());
+}

@@ -13,6 +13,7 @@
 //! validation_level = "STANDARD"     # BASIC, STANDARD, STRICT, PARANOID
 //! seed = 1
 //! cancel_on_exit = true
+//! policy = "/etc/starlog/policy.toml" # optional: the signing policy (README)
 //!
 //! [[pairs]]
 //! selling = "native"                # the base
@@ -49,6 +50,7 @@ use starlog_engine::{AccountId, Amount, Asset, Pair};
 use starlog_journal::Durability;
 
 use crate::keys::{KeyUri, SecurityLevel};
+use crate::policy::Policy;
 use crate::stellar::Network;
 
 /// A configuration that cannot be used: the file, and what is wrong (one line).
@@ -79,6 +81,8 @@ struct Raw {
     validation_level: Option<String>,
     #[serde(default)]
     seed: u64,
+    #[serde(default)]
+    policy: Option<PathBuf>,
     #[serde(default)]
     cancel_on_exit: Option<bool>,
     pairs: Vec<RawPair>,
@@ -168,6 +172,8 @@ pub struct RunConfig {
     pub security_level: SecurityLevel,
     pub validation_level: ValidationLevel,
     pub seed: u64,
+    /// The signing policy every new transaction must pass (`policy = "FILE"`), if any.
+    pub policy: Option<Policy>,
     pub cancel_on_exit: bool,
     pub pairs: Vec<Pair>,
     pub strategy: StrategyConfig,
@@ -287,6 +293,10 @@ impl RunConfig {
                 return Err(bad(field, &"must be 10..=3600000 ms"));
             }
         }
+        let policy = match &raw.policy {
+            Some(path) => Some(Policy::load(path).map_err(|e| bad("policy", &e))?),
+            None => None,
+        };
         Ok(RunConfig {
             text: text.to_owned(),
             hash: Sha256::digest(text.as_bytes()).into(),
@@ -299,6 +309,7 @@ impl RunConfig {
             security_level,
             validation_level,
             seed: raw.seed,
+            policy,
             cancel_on_exit: raw.cancel_on_exit.unwrap_or(true),
             pairs,
             strategy,

@@ -12,6 +12,8 @@
 //! - **Sequence numbers** are a local counter, synced from the account before the first intent
 //!   and again after a `tx_bad_seq`.
 //! - **Finite time bounds** on every transaction: `max_time = now + validity_secs`.
+//! - **The signing policy**, when configured, is checked on every new transaction before it is
+//!   signed; a refusal journals a `PolicyViolation` security event and a `TxFailed`.
 //! - **Fees** per operation: the network's base fee, or `/fee_stats`' p90 bid under surge
 //!   pricing, never above the configured cap.
 //!
@@ -21,13 +23,15 @@
 
 use std::collections::BTreeMap;
 
-use starlog_engine::events::{Input, TxExpired, TxFailed, TxSubmitted, TxSucceeded};
+use starlog_engine::events::{Input, SecurityEvent, TxExpired, TxFailed, TxSubmitted, TxSucceeded};
 use starlog_engine::outputs::Intent;
 use starlog_engine::{AccountId, Amount, OfferRef, Price};
+use stellar_xdr as xdr;
 
 use crate::horizon::client::{HorizonError, Submitted};
 use crate::horizon::decode::Transaction;
 use crate::keys::Signer;
+use crate::policy::{Policy, Violation};
 use crate::stellar::Network;
 use crate::stellar::result::{self, TxOutcome};
 use crate::stellar::tx::{self, OfferKind, OfferOp, TxParams};
@@ -61,14 +65,40 @@ pub enum Action {
     ResyncSequence,
 }
 
-/// Why an intent could not be turned into a transaction (a bug or a misconfiguration, not a
-/// network condition): the driver journals a `TxFailed` with `txMALFORMED` for it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PipelineError(pub String);
+/// Why an intent could not become a signed transaction. [`PipelineError::inputs`] is what the
+/// driver journals for it: a `TxFailed` (`txMALFORMED`: nothing was sent) and, for a policy
+/// refusal or a signer failure, the security event.
+#[derive(Debug)]
+pub enum PipelineError {
+    /// The intent does not make a valid transaction (a bug, or a misconfiguration).
+    Build(String),
+    /// The signing policy refused the transaction.
+    Policy(Violation),
+    /// The key store failed to sign.
+    Signer { store: String, message: String },
+}
+
+impl PipelineError {
+    /// The inputs to journal for intent `intent`.
+    pub fn inputs(&self, intent: u64) -> Vec<Input> {
+        let failed = Input::TxFailed(TxFailed { intent, hash: [0; 32], tx_code: TX_MALFORMED, op_codes: Vec::new() });
+        match self {
+            PipelineError::Build(_) => vec![failed],
+            PipelineError::Policy(v) => vec![Input::Security(v.to_event(intent)), failed],
+            PipelineError::Signer { store, .. } => {
+                vec![Input::Security(SecurityEvent::SignerFailure { store: store.clone() }), failed]
+            }
+        }
+    }
+}
 
 impl std::fmt::Display for PipelineError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            PipelineError::Build(why) => f.write_str(why),
+            PipelineError::Policy(v) => write!(f, "signing policy: {v}"),
+            PipelineError::Signer { store, message } => write!(f, "signer {store}: {message}"),
+        }
     }
 }
 
@@ -91,12 +121,28 @@ pub struct Pipeline {
     pending: BTreeMap<[u8; 32], Pending>,
     /// Intents waiting for a sequence number.
     waiting: Vec<(Intent, u64)>,
+    /// Checked before every signature of a new transaction.
+    policy: Option<Policy>,
 }
 
 impl Pipeline {
     pub fn new(config: PipelineConfig, base_fee_stroops: i64) -> Pipeline {
         let fee = base_fee_stroops.clamp(1, config.fee_per_op_stroops_max.max(1));
-        Pipeline { config, next_sequence: None, fee_per_op_stroops: fee, pending: BTreeMap::new(), waiting: Vec::new() }
+        Pipeline {
+            config,
+            next_sequence: None,
+            fee_per_op_stroops: fee,
+            pending: BTreeMap::new(),
+            waiting: Vec::new(),
+            policy: None,
+        }
+    }
+
+    /// Every new transaction must pass `policy` before it is signed (a rebuilt one, at restore,
+    /// was approved when first signed and is identical).
+    pub fn with_policy(mut self, policy: Policy) -> Pipeline {
+        self.policy = Some(policy);
+        self
     }
 
     /// Transactions sent and not yet settled.
@@ -154,7 +200,7 @@ impl Pipeline {
         };
         let max_time = now + self.config.validity_secs;
         let fee = self.fee_per_op_stroops;
-        let (hash, envelope) = self.build(intent, sequence, fee, max_time, signer)?;
+        let (hash, envelope) = self.build(intent, sequence, fee, max_time, signer, Some(now))?;
         self.next_sequence = Some(sequence + 1);
         inputs.push(Input::TxSubmitted(TxSubmitted {
             intent: intent.id,
@@ -175,32 +221,42 @@ impl Pipeline {
         fee_per_op: i64,
         max_time: u64,
         signer: &mut dyn Signer,
+        check_at: Option<u64>,
     ) -> Result<([u8; 32], String), PipelineError> {
         let ops = intent
             .ops
             .iter()
             .map(|op| {
                 let asset = |w: &starlog_engine::events::WireAsset| {
-                    w.to_asset().map_err(|_| PipelineError(format!("intent {}: bad asset", intent.id)))
+                    w.to_asset().map_err(|_| PipelineError::Build(format!("intent {}: bad asset", intent.id)))
                 };
                 Ok(OfferOp {
                     kind: OfferKind::ManageSell,
                     selling: asset(&op.selling)?,
                     buying: asset(&op.buying)?,
                     amount: Amount::from_stroops(op.amount_stroops)
-                        .map_err(|_| PipelineError(format!("intent {}: bad amount", intent.id)))?,
+                        .map_err(|_| PipelineError::Build(format!("intent {}: bad amount", intent.id)))?,
                     price: Price::new(op.price.n, op.price.d)
-                        .map_err(|_| PipelineError(format!("intent {}: bad price", intent.id)))?,
+                        .map_err(|_| PipelineError::Build(format!("intent {}: bad price", intent.id)))?,
                     offer: OfferRef::from_xdr(op.offer_id)
-                        .map_err(|_| PipelineError(format!("intent {}: bad offer id", intent.id)))?,
+                        .map_err(|_| PipelineError::Build(format!("intent {}: bad offer id", intent.id)))?,
                 })
             })
             .collect::<Result<Vec<_>, PipelineError>>()?;
-        let fee = u32::try_from(fee_per_op * ops.len() as i64).map_err(|_| PipelineError("fee overflows".into()))?;
+        let fee =
+            u32::try_from(fee_per_op * ops.len() as i64).map_err(|_| PipelineError::Build("fee overflows".into()))?;
+        let signer_uri = signer.uri().to_owned();
         let params = TxParams { source: self.config.account, sequence, fee_stroops: fee, min_time: 0, max_time };
-        let built = tx::build(&params, &ops).map_err(|e| PipelineError(format!("intent {}: {e}", intent.id)))?;
+        let built = tx::build(&params, &ops).map_err(|e| PipelineError::Build(format!("intent {}: {e}", intent.id)))?;
+        if let (Some(policy), Some(now)) = (&self.policy, check_at) {
+            let unsigned = xdr::TransactionEnvelope::Tx(xdr::TransactionV1Envelope {
+                tx: built.clone(),
+                signatures: xdr::VecM::default(),
+            });
+            policy.check(&unsigned, &self.config.network, now).map_err(PipelineError::Policy)?;
+        }
         let signed = tx::sign(built, &self.config.network, &mut [signer])
-            .map_err(|e| PipelineError(format!("intent {}: signing failed: {e}", intent.id)))?;
+            .map_err(|e| PipelineError::Signer { store: signer_uri.clone(), message: e.to_string() })?;
         Ok((signed.hash, signed.to_base64()))
     }
 
@@ -215,9 +271,9 @@ impl Pipeline {
         actions: &mut Vec<Action>,
     ) -> Result<(), PipelineError> {
         let fee_per_op = submitted.fee_stroops / (intent.ops.len().max(1) as i64);
-        let (hash, envelope) = self.build(intent, submitted.sequence, fee_per_op, submitted.max_time, signer)?;
+        let (hash, envelope) = self.build(intent, submitted.sequence, fee_per_op, submitted.max_time, signer, None)?;
         if hash != submitted.hash {
-            return Err(PipelineError(format!(
+            return Err(PipelineError::Build(format!(
                 "intent {}: the rebuilt envelope's hash differs from the journaled one (another key or code?)",
                 intent.id
             )));

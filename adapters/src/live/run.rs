@@ -241,6 +241,9 @@ pub fn run(config: &RunConfig, options: RunOptions) -> Result<RunSummary, RunErr
         },
         100,
     );
+    if let Some(policy) = &config.policy {
+        pipeline = pipeline.with_policy(policy.clone());
+    }
     if let Ok(fees) = client.get("/fee_stats").and_then(|b| Ok(decode::fee_stats(&b.bytes)?)) {
         pipeline.set_fees(fees.last_ledger_base_fee, fees.max_fee_p90);
     }
@@ -398,9 +401,8 @@ fn step(
         c.summary.intents += stats.intents as u64;
         for intent in std::mem::take(intents) {
             if let Err(e) = c.pipeline.on_intent(&intent, now_s(), c.signer, inputs, actions) {
-                eprintln!("starlog run: {e}");
-                let failed = events::TxFailed { intent: intent.id, hash: [0; 32], tx_code: -16, op_codes: vec![] };
-                inputs.push(Input::TxFailed(failed));
+                eprintln!("starlog run: intent {}: {e}", intent.id);
+                inputs.extend(e.inputs(intent.id));
             }
         }
     }
