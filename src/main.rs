@@ -28,6 +28,8 @@ enum Command {
     Keys(cmd::keys::Keys),
     /// The live trading process: Horizon in, journal, engine, signer, Horizon out.
     Run(cmd::run::RunArgs),
+    /// Re-run a recorded session and compare every output with the recorded one.
+    Replay(cmd::replay::ReplayArgs),
     /// Record market data (order books, trades) from Horizon into a session journal.
     Record(cmd::record::RecordArgs),
     /// The simulated Stellar venue: a ledger with an SDEX order book behind Horizon's API.
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
         Command::Keys(k) => cmd::keys::run(k),
         Command::Run(r) => cmd::run::run(r),
         Command::Record(r) => cmd::record::run(r),
+        Command::Replay(r) => cmd::replay::run(r),
         Command::Sim(s) => cmd::sim::run(s),
     };
     match result {

@@ -27,16 +27,29 @@ impl Sim {
         Sim::start_with(&[])
     }
 
+    /// GET, retried through injected 429s and 5xx (the faults test turns them on).
     fn get(&self, path: &str) -> serde_json::Value {
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        let mut response = agent.get(format!("{}{path}", self.url)).call().unwrap();
-        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
+        Sim::retried(|| agent.get(format!("{}{path}", self.url)).call().unwrap())
     }
 
+    /// POST, retried likewise: a resubmitted transaction gets its recorded result.
     fn post(&self, path: &str, form: &[(&str, &str)]) -> serde_json::Value {
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        let mut response = agent.post(format!("{}{path}", self.url)).send_form(form.iter().copied()).unwrap();
-        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
+        Sim::retried(|| agent.post(format!("{}{path}", self.url)).send_form(form.iter().copied()).unwrap())
+    }
+
+    fn retried(mut call: impl FnMut() -> ureq::http::Response<ureq::Body>) -> serde_json::Value {
+        for _ in 0..50 {
+            let mut response = call();
+            let status = response.status().as_u16();
+            let body: serde_json::Value = serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
+            if status != 429 && status < 500 {
+                return body;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the simulated venue kept failing");
     }
 
     fn network(&self) -> Network {
@@ -213,6 +226,23 @@ fn the_market_maker_quotes_gets_filled_and_cancels_on_exit() {
     let verify = starlog(&["audit", "verify", dir.path().join("session").to_str().unwrap()]).output().unwrap();
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
     assert_each_intent_settled_once(&dir.path().join("session"));
+    assert_replays_identically(&dir.path().join("session"));
+}
+
+/// `starlog replay` in a fresh process reproduces every output; an altered code path is caught
+/// at its first divergent output.
+fn assert_replays_identically(session: &Path) {
+    let session = session.to_str().unwrap();
+    let same = starlog(&["replay", session, "--json"]).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&same.stdout).unwrap();
+    assert!(same.status.success(), "{report}");
+    assert_eq!(report["identical"], true, "{report}");
+    assert!(report["outputs"].as_u64().unwrap() > 0);
+    let altered = starlog(&["replay", session, "--json", "--test-alter-spread-bps", "7"]).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&altered.stdout).unwrap();
+    assert!(!altered.status.success());
+    assert_eq!(report["identical"], false, "{report}");
+    assert!(report["input_seq"].as_u64().unwrap() > 1, "{report}");
 }
 
 #[test]
@@ -263,6 +293,7 @@ fn a_kill_9_mid_session_then_a_restart_loses_and_doubles_nothing() {
     assert_eq!(s["open_orders"], 0, "{s}");
     assert_eq!(sim.offers_of(&account), 0, "the {resting} offers left by the crash were cancelled on exit");
     assert_each_intent_settled_once(&dir.path().join("session"));
+    assert_replays_identically(&dir.path().join("session"));
     let verify = starlog(&["audit", "verify", dir.path().join("session").to_str().unwrap()]).output().unwrap();
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
 }

@@ -1,14 +1,15 @@
 //! starlog-sim: the Horizon-compatible simulated venue — SDEX matching ([`sdex`]), the ledger
 //! and transaction application with effects ([`ledger`]), the seeded background market
 //! ([`market`]), the venue's clock and friendbot ([`venue`]), Horizon's JSON shapes
-//! ([`horizon`]) and its HTTP/SSE front ([`server`]) with fault injection ([`faults`]); replay,
-//! backtests and audit queries are to come.
+//! ([`horizon`]) and its HTTP/SSE front ([`server`]) with fault injection ([`faults`]); replay
+//! of recorded sessions ([`replay`]); backtests and audit queries are to come.
 #![forbid(unsafe_code)]
 
 pub mod faults;
 pub mod horizon;
 pub mod ledger;
 pub mod market;
+pub mod replay;
 pub mod rng;
 pub mod sdex;
 pub mod server;

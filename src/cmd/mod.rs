@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod keys;
 pub mod record;
+pub mod replay;
 pub mod run;
 pub mod sim;
 pub mod tx;

@@ -1,0 +1,172 @@
+//! Replay: a recorded session's inputs through a fresh engine, every output compared byte for
+//! byte with the recorded output journal. The engine is rebuilt from the session-start record
+//! (the configuration text journaled there), so a replay needs nothing but the directory.
+//!
+//! Zero-copy: inputs are applied as archives read in place from the journal's memory map, and
+//! outputs are compared as serialized bytes; no I/O per event.
+
+use std::fmt;
+use std::path::Path;
+
+use rkyv::util::AlignedVec;
+use starlog_adapters::core_loop::{INPUT_DIR, OUTPUT_DIR};
+use starlog_adapters::live::config::{RISK_DEFAULT, RunConfig, StrategyConfig};
+use starlog_engine::engine::{Engine, EngineConfig};
+use starlog_engine::events::{self, ArchivedInput};
+use starlog_engine::incident::IncidentConfig;
+use starlog_engine::outputs::{self, Output, OutputRecord};
+use starlog_engine::risk::ValidationLevel;
+use starlog_engine::throttle::ThrottleConfig;
+use starlog_journal::JournalReader;
+
+/// What a replay found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplayReport {
+    pub inputs: u64,
+    pub outputs: u64,
+    /// The engine's state hash after the last input.
+    pub state_hash: [u8; 16],
+    /// The first output that differs, if any.
+    pub divergence: Option<Divergence>,
+}
+
+/// The first difference between the recorded and the replayed outputs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Divergence {
+    /// The input whose outputs differ.
+    pub input_seq: u64,
+    /// Which output of that input (0-based).
+    pub output_index: usize,
+    /// Debug renderings (`None`: no such output on that side).
+    pub expected: Option<String>,
+    pub actual: Option<String>,
+}
+
+/// Why a replay could not run (as opposed to running and finding a divergence).
+#[derive(Debug)]
+pub enum ReplayError {
+    /// The journals cannot be read (I/O, corruption).
+    Journal(starlog_journal::Error),
+    /// A record is not a valid archive, or the session has no start.
+    Corrupt(String),
+    /// The journaled configuration does not make an engine.
+    Config(String),
+}
+
+impl fmt::Display for ReplayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReplayError::Journal(e) => write!(f, "{e}"),
+            ReplayError::Corrupt(why) => write!(f, "corrupt session: {why}"),
+            ReplayError::Config(why) => write!(f, "journaled configuration: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ReplayError {}
+
+impl From<starlog_journal::Error> for ReplayError {
+    fn from(e: starlog_journal::Error) -> ReplayError {
+        ReplayError::Journal(e)
+    }
+}
+
+/// Deliberate changes to the replayed code path, for tests that prove replay catches them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Alterations {
+    /// Widen the market maker's spread by this many basis points.
+    pub spread_bps: u32,
+}
+
+/// The engine a session's start record describes: `starlog run`'s configuration (engine limits
+/// and strategy), or, for a `starlog record` session, an engine with defaults and no strategy.
+pub fn engine_for(config_text: &str, alter: Alterations) -> Result<Engine, ReplayError> {
+    if config_text.starts_with("# starlog record") {
+        return Engine::new(EngineConfig {
+            risk: RISK_DEFAULT,
+            throttle: ThrottleConfig::DEFAULT,
+            validation: ValidationLevel::Standard,
+            incidents: IncidentConfig::DEFAULT,
+        })
+        .map_err(|e| ReplayError::Config(e.to_string()));
+    }
+    let config = RunConfig::parse(config_text).map_err(|e| ReplayError::Config(e.to_string()))?;
+    let mut engine = Engine::new(config.engine).map_err(|e| ReplayError::Config(e.to_string()))?;
+    let mut strategy = config.strategy;
+    if let StrategyConfig::MarketMaker(params) = &mut strategy {
+        params.spread_bps += alter.spread_bps;
+    }
+    engine.set_strategy(strategy.build());
+    Ok(engine)
+}
+
+/// Replays the session in `dir`. See the module doc.
+pub fn replay(dir: &Path, alter: Alterations) -> Result<ReplayReport, ReplayError> {
+    let inputs = JournalReader::open(dir.join(INPUT_DIR))?;
+    let recorded = JournalReader::open(dir.join(OUTPUT_DIR))?;
+    let mut recorded = recorded.iter().peekable();
+    let mut engine: Option<Engine> = None;
+    let mut report = ReplayReport { inputs: 0, outputs: 0, state_hash: [0; 16], divergence: None };
+    let (mut out, mut buf) = (Vec::<Output>::new(), AlignedVec::new());
+    for record in inputs.iter() {
+        let record = record?;
+        let input = events::access(record.payload)
+            .map_err(|_| ReplayError::Corrupt(format!("input record {} is not a valid archive", record.seq)))?;
+        if engine.is_none() {
+            let ArchivedInput::SessionStart(start) = input else {
+                return Err(ReplayError::Corrupt("the first input is not a session start".into()));
+            };
+            engine = Some(engine_for(start.config.as_str(), alter)?);
+        }
+        let engine = engine.as_mut().expect("set above");
+        out.clear();
+        engine.apply(record.seq, record.timestamp_ns, input, &mut out);
+        report.inputs += 1;
+        for (index, output) in out.drain(..).enumerate() {
+            let replayed = OutputRecord { input_seq: record.seq, output };
+            buf = outputs::to_bytes_in(&replayed, std::mem::take(&mut buf))
+                .map_err(|e| ReplayError::Corrupt(format!("cannot serialize an output: {e}")))?;
+            let expected = recorded.next().transpose()?;
+            if expected.as_ref().is_some_and(|e| e.payload == &buf[..]) {
+                report.outputs += 1;
+                continue;
+            }
+            report.divergence = Some(Divergence {
+                input_seq: record.seq,
+                output_index: index,
+                expected: expected.map(|e| render(e.payload)),
+                actual: Some(format!("{:?}", replayed.output)),
+            });
+            report.state_hash = engine.state_hash();
+            return Ok(report);
+        }
+        // The recorded journal must not have more outputs for this input.
+        if let Some(Ok(extra)) = recorded.peek() {
+            let seq = outputs::access(extra.payload).map(|r| r.input_seq.to_native()).unwrap_or(0);
+            if seq <= record.seq {
+                report.divergence = Some(Divergence {
+                    input_seq: record.seq,
+                    output_index: usize::MAX,
+                    expected: Some(render(extra.payload)),
+                    actual: None,
+                });
+                report.state_hash = engine.state_hash();
+                return Ok(report);
+            }
+        }
+    }
+    if let Some(extra) = recorded.next().transpose()? {
+        let seq = outputs::access(extra.payload).map(|r| r.input_seq.to_native()).unwrap_or(0);
+        report.divergence =
+            Some(Divergence { input_seq: seq, output_index: 0, expected: Some(render(extra.payload)), actual: None });
+    }
+    report.state_hash = engine.map_or([0; 16], |e| e.state_hash());
+    Ok(report)
+}
+
+fn render(payload: &[u8]) -> String {
+    match outputs::access(payload) {
+        Ok(record) => format!("{:?}", record.output),
+        Err(_) => "(not a valid output archive)".into(),
+    }
+}
