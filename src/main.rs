@@ -17,6 +17,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The whole system in one command: simulated venue, live market making, verify, replay.
+    Demo(cmd::demo::DemoArgs),
     /// Forensic audit of a recorded session.
     #[command(subcommand)]
     Audit(cmd::audit::Audit),
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Audit(a) => cmd::audit::run(a),
+        Command::Demo(d) => cmd::demo::run(d),
         Command::Tx(t) => cmd::tx::run(t),
         Command::Keys(k) => cmd::keys::run(k),
         Command::Run(r) => cmd::run::run(r),

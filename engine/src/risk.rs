@@ -84,8 +84,48 @@ pub enum RejectCode {
 }
 
 impl RejectCode {
+    /// Every code, in declaration order.
+    pub const ALL: [RejectCode; 31] = [
+        RejectCode::LockedDown,
+        RejectCode::Halted,
+        RejectCode::CancelOnly,
+        RejectCode::UnknownPair,
+        RejectCode::NoAccountState,
+        RejectCode::Throttled,
+        RejectCode::OrderAmountMax,
+        RejectCode::OrderNotionalMax,
+        RejectCode::NoReferencePrice,
+        RejectCode::PriceBand,
+        RejectCode::SelfCross,
+        RejectCode::OpenOrdersPairMax,
+        RejectCode::OpenOrdersTotalMax,
+        RejectCode::InventoryMax,
+        RejectCode::DailyLossMax,
+        RejectCode::SellNoTrust,
+        RejectCode::BuyNoTrust,
+        RejectCode::LowReserve,
+        RejectCode::Underfunded,
+        RejectCode::LineFull,
+        RejectCode::AmountOverflow,
+        RejectCode::VenueBadSeq,
+        RejectCode::VenueInsufficientFee,
+        RejectCode::VenueTooLate,
+        RejectCode::VenueUnderfunded,
+        RejectCode::VenueCrossSelf,
+        RejectCode::VenueLowReserve,
+        RejectCode::VenueLineFull,
+        RejectCode::VenueOfferNotFound,
+        RejectCode::VenueNoTrust,
+        RejectCode::VenueOther,
+    ];
+
     pub const fn code(self) -> u16 {
         self as u16
+    }
+
+    /// The reject with stable code `code`, if there is one.
+    pub fn from_code(code: u16) -> Option<RejectCode> {
+        RejectCode::ALL.into_iter().find(|r| r.code() == code)
     }
 
     pub const fn as_str(self) -> &'static str {

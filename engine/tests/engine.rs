@@ -799,3 +799,15 @@ fn a_cancel_of_an_offer_already_gone_settles_the_order_as_filled() {
     h.feed(21, &Input::TxFailed(TxFailed { intent: cancel.id, hash: [7; 32], tx_code: -5, op_codes: vec![] }));
     assert_eq!(status(&h, other), OrderStatus::Open);
 }
+
+#[test]
+fn reject_codes_round_trip_through_their_numbers() {
+    use starlog_engine::risk::RejectCode;
+    let mut seen = std::collections::BTreeSet::new();
+    for r in RejectCode::ALL {
+        assert_eq!(RejectCode::from_code(r.code()), Some(r));
+        assert!(seen.insert(r.code()), "{r} is unique");
+    }
+    assert_eq!(RejectCode::from_code(0), None);
+    assert_eq!(RejectCode::from_code(101).map(RejectCode::as_str), Some("halted"));
+}

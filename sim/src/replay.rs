@@ -26,6 +26,13 @@ pub struct ReplayReport {
     pub outputs: u64,
     /// The engine's state hash after the last input.
     pub state_hash: [u8; 16],
+    /// The replayed engine's marked profit or loss, in stroops of the counter asset.
+    pub pnl_stroops: i128,
+    /// Orders the engine accepted, and refusals by reject code.
+    pub orders: u64,
+    pub rejects: std::collections::BTreeMap<u16, u64>,
+    /// Incidents raised.
+    pub incidents: u64,
     /// The first output that differs, if any.
     pub divergence: Option<Divergence>,
 }
@@ -106,7 +113,16 @@ pub fn replay(dir: &Path, alter: Alterations) -> Result<ReplayReport, ReplayErro
     let recorded = JournalReader::open(dir.join(OUTPUT_DIR))?;
     let mut recorded = recorded.iter().peekable();
     let mut engine: Option<Engine> = None;
-    let mut report = ReplayReport { inputs: 0, outputs: 0, state_hash: [0; 16], divergence: None };
+    let mut report = ReplayReport {
+        inputs: 0,
+        outputs: 0,
+        state_hash: [0; 16],
+        pnl_stroops: 0,
+        orders: 0,
+        rejects: std::collections::BTreeMap::new(),
+        incidents: 0,
+        divergence: None,
+    };
     let (mut out, mut buf) = (Vec::<Output>::new(), AlignedVec::new());
     for record in inputs.iter() {
         let record = record?;
@@ -123,6 +139,12 @@ pub fn replay(dir: &Path, alter: Alterations) -> Result<ReplayReport, ReplayErro
         engine.apply(record.seq, record.timestamp_ns, input, &mut out);
         report.inputs += 1;
         for (index, output) in out.drain(..).enumerate() {
+            match &output {
+                Output::Decision(d) if d.reject_code == 0 => report.orders += 1,
+                Output::Decision(d) => *report.rejects.entry(d.reject_code).or_default() += 1,
+                Output::Incident(_) => report.incidents += 1,
+                _ => {}
+            }
             let replayed = OutputRecord { input_seq: record.seq, output };
             buf = outputs::to_bytes_in(&replayed, std::mem::take(&mut buf))
                 .map_err(|e| ReplayError::Corrupt(format!("cannot serialize an output: {e}")))?;
@@ -160,7 +182,8 @@ pub fn replay(dir: &Path, alter: Alterations) -> Result<ReplayReport, ReplayErro
         report.divergence =
             Some(Divergence { input_seq: seq, output_index: 0, expected: Some(render(extra.payload)), actual: None });
     }
-    report.state_hash = engine.map_or([0; 16], |e| e.state_hash());
+    report.state_hash = engine.as_ref().map_or([0; 16], Engine::state_hash);
+    report.pnl_stroops = engine.as_ref().map_or(0, Engine::pnl_stroops);
     Ok(report)
 }
 

@@ -38,7 +38,7 @@ pub fn run(args: RunArgs) -> CmdResult {
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .map_err(|e| CmdError::new(format!("cannot install the signal handler: {e}")))?;
     }
-    let options = RunOptions { stop, duration: seconds.map(Duration::from_secs), open };
+    let options = RunOptions { stop, duration: seconds.map(Duration::from_secs), open, signer: None };
     let summary = run::run(&config, options)?;
     println!(
         "{}",

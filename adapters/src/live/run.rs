@@ -62,6 +62,8 @@ pub struct RunOptions {
     pub duration: Option<Duration>,
     /// Where the signer's secrets come from.
     pub open: OpenOptions,
+    /// A signer opened by the caller (the demo's in-process key) instead of `config.signer`.
+    pub signer: Option<Box<dyn Signer>>,
 }
 
 /// What a run did.
@@ -218,7 +220,10 @@ pub(super) fn scan(dir: &Path) -> Result<Journaled, RunError> {
 
 /// The live process. See the module doc.
 pub fn run(config: &RunConfig, options: RunOptions) -> Result<RunSummary, RunError> {
-    let mut signer = keys::open_signer(&config.signer, &options.open)?;
+    let mut signer = match options.signer {
+        Some(signer) => signer,
+        None => keys::open_signer(&config.signer, &options.open)?,
+    };
     if signer.public_key() != config.account {
         return Err(RunError::Signer(format!("{} is not the key of account {}", config.signer, config.account)));
     }
