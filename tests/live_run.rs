@@ -362,6 +362,35 @@ fn a_second_client_trading_from_our_account_locks_down() {
     let ours: Vec<serde_json::Value> =
         sim.get(&format!("/accounts/{account}/offers?limit=200"))["_embedded"]["records"].as_array().unwrap().clone();
     assert!(ours.iter().all(|o| o["price_r"]["n"] == 1000), "only the intruder's offer is left: {ours:?}");
+
+    // The forensic view of it: the security input, the P0 incident and the lockdown response.
+    let session = dir.path().join("session");
+    let session = session.to_str().unwrap();
+    let shown = starlog(&["audit", "show", session, "--kind", "security", "--kind", "incident", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(shown.status.success(), "{}", String::from_utf8_lossy(&shown.stderr));
+    let entries: Vec<serde_json::Value> = serde_json::from_slice(&shown.stdout).unwrap();
+    let security = entries.iter().find(|e| e["kind"] == "security").expect("the security event is journaled");
+    assert!(security["detail"].as_str().unwrap().contains("UnexpectedTransaction"), "{security}");
+    let incident = entries.iter().find(|e| e["kind"] == "incident").expect("an incident");
+    assert!(incident["detail"].as_str().unwrap().contains("P0"), "{incident}");
+    // The first P0 came from the transactions stream or from an account snapshot showing the
+    // intruder's offer, whichever arrived first: the state flips at that input.
+    let seq = incident["seq"].as_u64().unwrap();
+    let state = |at: u64| -> serde_json::Value {
+        let out = starlog(&["audit", "state", session, "--at", &at.to_string()]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let (before, after) = (state(seq - 1), state(seq));
+    assert_eq!(before["locked_down"], false, "{before}");
+    assert!(!before["open_orders"].as_array().unwrap().is_empty(), "quoting before: {before}");
+    assert_eq!(after["locked_down"], true, "{after}");
+    let csv = starlog(&["audit", "show", session, "--to", "20", "--format", "csv"]).output().unwrap();
+    let text = String::from_utf8_lossy(&csv.stdout);
+    assert!(text.starts_with("seq,timestamp_ns,source,kind,detail\n"), "{text}");
+    assert!(text.contains(",input,session_start,"), "{text}");
 }
 
 #[test]

@@ -68,6 +68,23 @@ impl OrderStatus {
         )
     }
 
+    /// The status with wire code `code` (as in lifecycle outputs), if there is one.
+    pub const fn from_code(code: u8) -> Option<OrderStatus> {
+        Some(match code {
+            1 => OrderStatus::PendingSubmit,
+            2 => OrderStatus::Submitted,
+            3 => OrderStatus::Open,
+            4 => OrderStatus::PartiallyFilled,
+            5 => OrderStatus::PendingCancel,
+            6 => OrderStatus::PendingReplace,
+            7 => OrderStatus::Filled,
+            8 => OrderStatus::Cancelled,
+            9 => OrderStatus::Rejected,
+            10 => OrderStatus::Expired,
+            _ => return None,
+        })
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             OrderStatus::PendingSubmit => "pending_submit",

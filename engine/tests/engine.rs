@@ -811,3 +811,12 @@ fn reject_codes_round_trip_through_their_numbers() {
     assert_eq!(RejectCode::from_code(0), None);
     assert_eq!(RejectCode::from_code(101).map(RejectCode::as_str), Some("halted"));
 }
+
+#[test]
+fn order_statuses_round_trip_through_their_codes() {
+    for s in OrderStatus::ALL {
+        assert_eq!(OrderStatus::from_code(s as u8), Some(s));
+    }
+    assert_eq!(OrderStatus::from_code(0), None);
+    assert_eq!(OrderStatus::from_code(11), None);
+}

@@ -2,10 +2,11 @@
 //! and transaction application with effects ([`ledger`]), the seeded background market
 //! ([`market`]), the venue's clock and friendbot ([`venue`]), Horizon's JSON shapes
 //! ([`horizon`]) and its HTTP/SSE front ([`server`]) with fault injection ([`faults`]); replay
-//! of recorded sessions ([`replay`]); the one-command demo ([`demo`]); backtests and audit
-//! queries are to come.
+//! of recorded sessions ([`replay`]) and forensic queries over them ([`audit`]); the
+//! one-command demo ([`demo`]); backtests are to come.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod demo;
 pub mod faults;
 pub mod horizon;

@@ -58,6 +58,8 @@ pub enum ReplayError {
     Corrupt(String),
     /// The journaled configuration does not make an engine.
     Config(String),
+    /// The query itself is wrong (an unknown kind, an empty range).
+    Misuse(String),
 }
 
 impl fmt::Display for ReplayError {
@@ -66,6 +68,7 @@ impl fmt::Display for ReplayError {
             ReplayError::Journal(e) => write!(f, "{e}"),
             ReplayError::Corrupt(why) => write!(f, "corrupt session: {why}"),
             ReplayError::Config(why) => write!(f, "journaled configuration: {why}"),
+            ReplayError::Misuse(why) => f.write_str(why),
         }
     }
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use starlog_journal::{JournalReader, VerifyReport, hex};
 
-use super::CmdResult;
+use super::{CmdError, CmdResult, integer};
 
 #[derive(Debug, Subcommand)]
 pub enum Audit {
@@ -16,12 +16,83 @@ pub enum Audit {
         /// A journal directory, or a session directory holding `input/` and `output/`.
         dir: PathBuf,
     },
+    /// The timeline of a session: each input, then the outputs it produced (decisions with
+    /// reject codes, order changes, intents, incidents and responses, operator controls).
+    Show {
+        /// A session directory.
+        dir: PathBuf,
+        /// First input seq shown.
+        #[arg(long, default_value = "1")]
+        from: String,
+        /// Last input seq shown.
+        #[arg(long)]
+        to: Option<String>,
+        /// Only these kinds (repeatable): session_start, book, trade, account, tx_submitted,
+        /// tx_succeeded, tx_failed, tx_expired, operator, timer, security, decision, lifecycle,
+        /// invalid_transition, intent, incident, input_refused, control.
+        #[arg(long = "kind", value_name = "KIND")]
+        kinds: Vec<String>,
+        /// table, json or csv.
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
+    /// The engine's state just after input SEQ (open orders, balances, limits, halted or
+    /// locked down), rebuilt by replaying the session up to it. JSON.
+    State {
+        /// A session directory.
+        dir: PathBuf,
+        #[arg(long, value_name = "SEQ")]
+        at: String,
+    },
 }
 
 pub fn run(cmd: Audit) -> CmdResult {
     match cmd {
         Audit::Verify { dir } => verify(&dir),
+        Audit::Show { dir, from, to, kinds, format } => {
+            let from = integer::<u64>("--from", &from)?;
+            let to = to.as_deref().map(|t| integer::<u64>("--to", t)).transpose()?.unwrap_or(u64::MAX);
+            show(&dir, from, to, &kinds, &format)
+        }
+        Audit::State { dir, at } => {
+            let at = integer::<u64>("--at", &at)?;
+            println!("{}", starlog_sim::audit::state_at(&dir, at)?);
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_owned() }
+}
+
+fn show(dir: &Path, from: u64, to: u64, kinds: &[String], format: &str) -> CmdResult {
+    if !matches!(format, "table" | "json" | "csv") {
+        return Err(CmdError::flag("--format", format!("{format:?} is not table, json or csv")).into());
+    }
+    let entries = starlog_sim::audit::timeline(dir, from, to, kinds)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    use std::io::Write as _;
+    match format {
+        "json" => {
+            let all: Vec<serde_json::Value> = entries.iter().map(|e| e.to_json()).collect();
+            writeln!(out, "{}", serde_json::Value::Array(all))?;
+        }
+        "csv" => {
+            writeln!(out, "seq,timestamp_ns,source,kind,detail")?;
+            for e in &entries {
+                writeln!(out, "{},{},{},{},{}", e.seq, e.timestamp_ns, e.source, e.kind, csv_field(&e.detail))?;
+            }
+        }
+        _ => {
+            for e in &entries {
+                let arrow = if e.source == "input" { ">" } else { "  <" };
+                writeln!(out, "{:>8} {:>20} {arrow} {:<18} {}", e.seq, e.timestamp_ns, e.kind, e.detail)?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The journals to verify under `dir`: itself, or its `input/` and `output/` journals.

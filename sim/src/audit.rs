@@ -1,0 +1,355 @@
+//! Forensic queries over a recorded session: the timeline of inputs and the outputs each one
+//! produced ([`timeline`]), and the engine's state as it was just after a given input
+//! ([`state_at`], by replaying up to it). Everything is read from the journals; nothing is
+//! written.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+use starlog_adapters::core_loop::{INPUT_DIR, OUTPUT_DIR};
+use starlog_engine::engine::Engine;
+use starlog_engine::events::{self, ArchivedInput, ArchivedWireAsset, ArchivedWirePrice};
+use starlog_engine::incident::{IncidentKind, Priority};
+use starlog_engine::lifecycle::OrderStatus;
+use starlog_engine::outputs::{self, ArchivedOutput};
+use starlog_engine::risk::RejectCode;
+use starlog_journal::{JournalReader, hex};
+
+use crate::replay::{Alterations, ReplayError, engine_for};
+
+/// One line of the timeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// The input's journal seq (an output carries the seq of the input that produced it).
+    pub seq: u64,
+    pub timestamp_ns: i64,
+    /// `input` or `output`.
+    pub source: &'static str,
+    pub kind: &'static str,
+    pub detail: String,
+}
+
+impl Entry {
+    pub fn to_json(&self) -> Value {
+        json!({ "seq": self.seq, "timestamp_ns": self.timestamp_ns, "source": self.source, "kind": self.kind,
+                "detail": self.detail })
+    }
+}
+
+/// Every kind name `timeline` can filter on.
+pub const KINDS: [&str; 18] = [
+    "session_start",
+    "book",
+    "trade",
+    "account",
+    "tx_submitted",
+    "tx_succeeded",
+    "tx_failed",
+    "tx_expired",
+    "operator",
+    "timer",
+    "security",
+    "decision",
+    "lifecycle",
+    "invalid_transition",
+    "intent",
+    "incident",
+    "input_refused",
+    "control",
+];
+
+fn asset(a: &ArchivedWireAsset) -> String {
+    a.to_asset().map_or_else(|_| "(invalid asset)".into(), |a| a.to_string())
+}
+
+fn price(p: &ArchivedWirePrice) -> String {
+    format!("{}/{}", p.n.to_native(), p.d.to_native())
+}
+
+fn short(hash: &[u8; 32]) -> String {
+    hex(&hash[..6])
+}
+
+fn input_entry(input: &ArchivedInput) -> (&'static str, String) {
+    match input {
+        ArchivedInput::SessionStart(s) => (
+            "session_start",
+            format!(
+                "config sha256 {} account {} pairs {} security level {} validation level {}",
+                short(&s.config_hash),
+                starlog_engine::AccountId::from_bytes(s.account),
+                s.pairs.len(),
+                s.security_level,
+                s.validation_level
+            ),
+        ),
+        ArchivedInput::Book(b) => {
+            let best = |levels: &rkyv::vec::ArchivedVec<events::ArchivedLevel>| {
+                levels.first().map_or("-".into(), |l| format!("{} x {}", price(&l.price), l.amount_stroops.to_native()))
+            };
+            ("book", format!("pair {}: bid {} / ask {}", b.pair.to_native(), best(&b.bids), best(&b.asks)))
+        }
+        ArchivedInput::Trade(t) => (
+            "trade",
+            format!(
+                "pair {} ledger {} price {} base {} counter {} offers {}/{}",
+                t.pair.to_native(),
+                t.ledger.to_native(),
+                price(&t.price),
+                t.base_amount_stroops.to_native(),
+                t.counter_amount_stroops.to_native(),
+                t.base_offer_id.to_native(),
+                t.counter_offer_id.to_native()
+            ),
+        ),
+        ArchivedInput::Account(a) => (
+            "account",
+            format!(
+                "ledger {} sequence {} balances {} offers {}",
+                a.ledger.to_native(),
+                a.sequence.to_native(),
+                a.balances.len(),
+                a.offers.len()
+            ),
+        ),
+        ArchivedInput::TxSubmitted(t) => (
+            "tx_submitted",
+            format!(
+                "intent {} tx {} sequence {} max_time {} fee {}",
+                t.intent.to_native(),
+                short(&t.hash),
+                t.sequence.to_native(),
+                t.max_time.to_native(),
+                t.fee_stroops.to_native()
+            ),
+        ),
+        ArchivedInput::TxSucceeded(t) => {
+            let ops: Vec<String> = t
+                .ops
+                .iter()
+                .map(|o| format!("{:?} offer {} claims {}", o.effect, o.offer_id.to_native(), o.claims.len()))
+                .collect();
+            (
+                "tx_succeeded",
+                format!(
+                    "intent {} tx {} ledger {}: {}",
+                    t.intent.to_native(),
+                    short(&t.hash),
+                    t.ledger.to_native(),
+                    ops.join("; ")
+                ),
+            )
+        }
+        ArchivedInput::TxFailed(t) => {
+            let ops: Vec<i32> = t.op_codes.iter().map(|c| c.to_native()).collect();
+            (
+                "tx_failed",
+                format!(
+                    "intent {} tx {} code {} ops {ops:?}",
+                    t.intent.to_native(),
+                    short(&t.hash),
+                    t.tx_code.to_native()
+                ),
+            )
+        }
+        ArchivedInput::TxExpired(t) => ("tx_expired", format!("intent {} tx {}", t.intent.to_native(), short(&t.hash))),
+        ArchivedInput::Operator(o) => ("operator", format!("{}: {:?}", o.operator, o.command)),
+        ArchivedInput::Timer(_) => ("timer", String::new()),
+        ArchivedInput::Security(e) => ("security", format!("{e:?}")),
+    }
+}
+
+/// A lifecycle status code by name; 0 is an order that had no status yet.
+fn status(code: u8) -> String {
+    if code == 0 {
+        return "new".into();
+    }
+    OrderStatus::from_code(code).map_or_else(|| code.to_string(), |s| s.as_str().to_owned())
+}
+
+fn output_entry(output: &ArchivedOutput) -> (&'static str, String) {
+    match output {
+        ArchivedOutput::Decision(d) => {
+            let code = d.reject_code.to_native();
+            let verdict = if code == 0 {
+                "accepted".to_owned()
+            } else {
+                RejectCode::from_code(code).map_or_else(|| format!("rejected {code}"), |r| format!("rejected {r}"))
+            };
+            let side = if d.side == 1 { "sell" } else { "buy" };
+            (
+                "decision",
+                format!(
+                    "order {} pair {} {side} {} at {}: {verdict}",
+                    d.order.to_native(),
+                    d.pair.to_native(),
+                    d.amount_stroops.to_native(),
+                    price(&d.price)
+                ),
+            )
+        }
+        ArchivedOutput::Lifecycle(l) => (
+            "lifecycle",
+            format!("order {}: {} -> {} (event {})", l.order.to_native(), status(l.from), status(l.to), l.event),
+        ),
+        ArchivedOutput::InvalidTransition(t) => {
+            ("invalid_transition", format!("order {}: {} + event {}", t.order.to_native(), status(t.from), t.event))
+        }
+        ArchivedOutput::Intent(i) => {
+            let ops: Vec<String> = i
+                .ops
+                .iter()
+                .map(|o| {
+                    format!(
+                        "order {} offer {} sell {} {} for {} at {}",
+                        o.order.to_native(),
+                        o.offer_id.to_native(),
+                        o.amount_stroops.to_native(),
+                        asset(&o.selling),
+                        asset(&o.buying),
+                        price(&o.price)
+                    )
+                })
+                .collect();
+            ("intent", format!("intent {}: {}", i.id.to_native(), ops.join("; ")))
+        }
+        ArchivedOutput::Incident(i) => {
+            let kind = IncidentKind::from_code(i.kind.to_native()).map_or("unknown", |k| k.as_str());
+            let priority = Priority::from_code(i.priority).map_or("?", |p| p.as_str());
+            (
+                "incident",
+                format!("incident {} {kind} priority {priority} response code {}", i.id.to_native(), i.response),
+            )
+        }
+        ArchivedOutput::InputRefused(r) => {
+            ("input_refused", format!("input {} refused, reason {}", r.seq.to_native(), r.reason.to_native()))
+        }
+        ArchivedOutput::Control(c) => (
+            "control",
+            format!(
+                "by {}: control {} arg {} value {}",
+                c.by,
+                c.what.to_native(),
+                c.arg.to_native(),
+                c.value.to_native()
+            ),
+        ),
+    }
+}
+
+/// The timeline of inputs with seq in `from..=to`, each followed by its outputs; `kinds`
+/// (names from [`KINDS`]) keeps only those kinds when not empty.
+pub fn timeline(dir: &Path, from: u64, to: u64, kinds: &[String]) -> Result<Vec<Entry>, ReplayError> {
+    if let Some(bad) = kinds.iter().find(|k| !KINDS.contains(&k.as_str())) {
+        return Err(ReplayError::Misuse(format!("--kind: unknown kind {bad:?} (kinds: {})", KINDS.join(", "))));
+    }
+    let keep = |kind: &str| kinds.is_empty() || kinds.iter().any(|k| k == kind);
+    let inputs = JournalReader::open(dir.join(INPUT_DIR))?;
+    let outputs = JournalReader::open(dir.join(OUTPUT_DIR))?;
+    let mut outputs = outputs.iter().peekable();
+    let mut entries = Vec::new();
+    for record in inputs.iter() {
+        let record = record?;
+        if record.seq > to {
+            break;
+        }
+        let input = events::access(record.payload)
+            .map_err(|_| ReplayError::Corrupt(format!("input record {} is not a valid archive", record.seq)))?;
+        let in_range = record.seq >= from;
+        let (kind, detail) = input_entry(input);
+        if in_range && keep(kind) {
+            entries.push(Entry { seq: record.seq, timestamp_ns: record.timestamp_ns, source: "input", kind, detail });
+        }
+        while let Some(Ok(next)) = outputs.peek() {
+            let archived = outputs::access(next.payload)
+                .map_err(|_| ReplayError::Corrupt(format!("output record {} is not a valid archive", next.seq)))?;
+            if archived.input_seq.to_native() > record.seq {
+                break;
+            }
+            let (kind, detail) = output_entry(&archived.output);
+            if in_range && keep(kind) {
+                entries.push(Entry {
+                    seq: record.seq,
+                    timestamp_ns: next.timestamp_ns,
+                    source: "output",
+                    kind,
+                    detail,
+                });
+            }
+            outputs.next();
+        }
+        if let Some(Err(_)) = outputs.peek() {
+            return Err(ReplayError::Journal(outputs.next().expect("peeked").expect_err("peeked an error")));
+        }
+    }
+    Ok(entries)
+}
+
+/// The engine after applying every input up to and including `seq`.
+pub fn engine_at(dir: &Path, seq: u64) -> Result<Engine, ReplayError> {
+    let inputs = JournalReader::open(dir.join(INPUT_DIR))?;
+    let mut engine: Option<Engine> = None;
+    let mut out = Vec::new();
+    for record in inputs.iter() {
+        let record = record?;
+        if record.seq > seq {
+            break;
+        }
+        let input = events::access(record.payload)
+            .map_err(|_| ReplayError::Corrupt(format!("input record {} is not a valid archive", record.seq)))?;
+        if engine.is_none() {
+            let ArchivedInput::SessionStart(start) = input else {
+                return Err(ReplayError::Corrupt("the first input is not a session start".into()));
+            };
+            engine = Some(engine_for(start.config.as_str(), Alterations::default())?);
+        }
+        out.clear();
+        engine.as_mut().expect("set above").apply(record.seq, record.timestamp_ns, input, &mut out);
+    }
+    engine.ok_or_else(|| ReplayError::Corrupt("the session has no inputs".into()))
+}
+
+/// The engine's state at `seq` as JSON: controls, limits, open orders, balances, PnL, hash.
+pub fn state_at(dir: &Path, seq: u64) -> Result<Value, ReplayError> {
+    let engine = engine_at(dir, seq)?;
+    let orders: Vec<Value> = engine
+        .orders()
+        .filter(|o| !o.status.is_terminal())
+        .map(|o| {
+            json!({ "order": o.id, "pair": o.pair, "side": format!("{:?}", o.side).to_lowercase(),
+                    "amount": o.amount.to_string(), "price": o.price.to_string(), "filled": o.filled.to_string(),
+                    "status": o.status.as_str(), "offer_id": o.offer_id })
+        })
+        .collect();
+    let balances: Vec<Value> = engine.balances().map_or_else(Vec::new, |b| {
+        b.lines()
+            .iter()
+            .map(|l| {
+                json!({ "asset": l.asset.to_string(), "balance": l.balance.to_string(),
+                        "selling_liabilities": l.selling_liabilities.to_string(),
+                        "buying_liabilities": l.buying_liabilities.to_string() })
+            })
+            .collect()
+    });
+    let limits = engine.limits();
+    Ok(json!({
+        "seq": seq,
+        "halted": engine.is_halted(),
+        "locked_down": engine.is_locked_down(),
+        "cancel_only": engine.is_cancel_only(),
+        "validation_level": format!("{:?}", engine.validation_level()).to_uppercase(),
+        "limits": {
+            "order_amount_stroops_max": limits.order_amount_stroops_max,
+            "order_notional_stroops_max": limits.order_notional_stroops_max,
+            "price_band_bps_max": limits.price_band_bps_max,
+            "open_orders_pair_max": limits.open_orders_pair_max,
+            "open_orders_total_max": limits.open_orders_total_max,
+            "inventory_stroops_max": limits.inventory_stroops_max,
+            "daily_loss_stroops_max": limits.daily_loss_stroops_max,
+        },
+        "open_orders": orders,
+        "balances": balances,
+        "pnl_stroops": engine.pnl_stroops().to_string(),
+        "state_hash": hex(&engine.state_hash()),
+    }))
+}
