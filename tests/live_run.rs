@@ -94,6 +94,34 @@ impl Sim {
         account
     }
 
+    /// A new account (seed `[77; 32]`) pays `to` one XLM.
+    fn stranger_pays(&self, to: &AccountId) -> serde_json::Value {
+        let seed = Seed::from_bytes([77; 32]);
+        let from = seed.public_key();
+        self.get(&format!("/friendbot?addr={from}"));
+        let payment = xdr::Transaction {
+            source_account: muxed_to_xdr(&from),
+            fee: 100,
+            seq_num: xdr::SequenceNumber(self.sequence(&from) + 1),
+            cond: xdr::Preconditions::None,
+            memo: xdr::Memo::None,
+            operations: vec![xdr::Operation {
+                source_account: None,
+                body: xdr::OperationBody::Payment(xdr::PaymentOp {
+                    destination: muxed_to_xdr(to),
+                    asset: xdr::Asset::Native,
+                    amount: 10_000_000,
+                }),
+            }]
+            .try_into()
+            .unwrap(),
+            ext: xdr::TransactionExt::V0,
+        };
+        let mut signer = SeedSigner::new(&seed, StoreKind::Env, "env:STRANGER".into());
+        let signed = tx::sign(payment, &self.network(), &mut [&mut signer as &mut dyn Signer]).unwrap();
+        self.post("/transactions", &[("tx", &base64::engine::general_purpose::STANDARD.encode(signed.to_xdr()))])
+    }
+
     fn offers_of(&self, account: &AccountId) -> usize {
         self.get(&format!("/accounts/{account}/offers?limit=200"))["_embedded"]["records"].as_array().unwrap().len()
     }
@@ -219,6 +247,7 @@ fn the_market_maker_quotes_gets_filled_and_cancels_on_exit() {
     assert!(s["submitted"].as_u64().unwrap() >= 2, "{s}");
     assert!(s["succeeded"].as_u64().unwrap() >= 2, "{s}");
     assert_eq!(s["intrusions"], 0, "{s}");
+    assert_eq!(s["locked_down"], false, "no false alarm from our own trading: {s}");
     assert_eq!(s["open_orders"], 0, "everything cancelled on exit: {s}");
     assert_eq!(sim.offers_of(&account), 0, "no offer of ours left on the venue");
     let trades = sim.get(&format!("/accounts/{account}/trades?limit=200"));
@@ -411,4 +440,28 @@ fn record_journals_books_and_trades_of_a_pair() {
     let bad = starlog(&["record", "--horizon", &sim.url, "--pair", "native", "--dir", "/tmp/x"]).output().unwrap();
     assert!(!bad.status.success());
     assert_eq!(String::from_utf8_lossy(&bad.stderr).lines().count(), 1);
+}
+
+#[test]
+fn a_balance_change_we_did_not_cause_locks_down() {
+    let sim = Sim::start();
+    let account = sim.trader();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&sim, &account, dir.path());
+    let run = starlog(&["run", "--config", config.to_str().unwrap(), "--seconds", "9"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert_eq!(sim.stranger_pays(&account)["successful"], true);
+    let s = summary(&run.wait_with_output().unwrap());
+    assert_eq!(s["locked_down"], true, "an incoming payment is a balance change we did not cause: {s}");
+    assert_eq!(s["intrusions"], 0, "no transaction from our account was forged: {s}");
+    let session = dir.path().join("session");
+    let shown = starlog(&["audit", "show", session.to_str().unwrap(), "--kind", "security", "--format", "json"])
+        .output()
+        .unwrap();
+    let entries: Vec<serde_json::Value> = serde_json::from_slice(&shown.stdout).unwrap();
+    assert!(entries.iter().any(|e| e["detail"].as_str().unwrap().contains("UnexplainedBalanceChange")), "{entries:?}");
 }

@@ -310,6 +310,13 @@ fn offer_value(value: &Value) -> Result<OfferSnapshot, DecodeError> {
     })
 }
 
+/// The asset and amount of an `account_credited` / `account_debited` effect.
+pub fn balance_effect(bytes: &[u8]) -> Result<(Asset, i64), DecodeError> {
+    let value = parse("effect", bytes)?;
+    let e = Reader::new("effect", &value);
+    Ok((e.asset("")?, e.amount("amount")?))
+}
+
 /// What `GET /fee_stats` says, in stroops per operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FeeStats {

@@ -279,6 +279,12 @@ pub fn run(config: &RunConfig, options: RunOptions) -> Result<RunSummary, RunErr
     // The account as Horizon has it now: the engine reconciles it with the journal's state.
     let snapshot = load_account(&client, &config.account).map_err(RunError::Horizon)?;
     let startup_sequence = snapshot.sequence;
+    let effects_cursor = client
+        .get(&format!("/accounts/{}/effects?order=desc&limit=1", config.account))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b.bytes).ok())
+        .and_then(|v| v["_embedded"]["records"][0]["paging_token"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "now".to_owned());
     inputs.push(Input::Account(snapshot));
     inputs.extend(load_books(&client, &config.pairs).into_iter().map(Input::Book));
 
@@ -287,7 +293,7 @@ pub fn run(config: &RunConfig, options: RunOptions) -> Result<RunSummary, RunErr
     let threads_stop = Arc::new(AtomicBool::new(false));
     spawn_submitter(client.clone(), config.account, action_rx, msg_tx.clone());
     spawn_poller(client.clone(), config, msg_tx.clone(), Arc::clone(&threads_stop));
-    spawn_streams(&client, config, &msg_tx, &threads_stop);
+    spawn_streams(&client, config, &msg_tx, &threads_stop, effects_cursor);
     drop(msg_tx);
 
     let mut intents = Vec::new();
@@ -528,20 +534,48 @@ pub(super) fn spawn_market_streams(client: &HorizonClient, pairs: &[Pair], msgs:
         let trades_path =
             format!("/trades?{}&{}&cursor=now", asset_query("base", &base), asset_query("counter", &counter));
         let pair_index = index as u16;
-        spawn_stream(client, book_path, msgs, stop, move |data| {
-            decode::order_book(data.as_bytes(), pair_index, &base, &counter).map(|b| Msg::Input(Input::Book(b)))
+        spawn_stream(client, book_path, msgs, stop, String::new(), move |data| {
+            decode::order_book(data.as_bytes(), pair_index, &base, &counter).map(|b| Some(Msg::Input(Input::Book(b))))
         });
-        spawn_stream(client, trades_path, msgs, stop, move |data| {
-            decode::trade(data.as_bytes(), pair_index, &base, &counter).map(|t| Msg::Input(Input::Trade(t)))
+        spawn_stream(client, trades_path, msgs, stop, String::new(), move |data| {
+            decode::trade(data.as_bytes(), pair_index, &base, &counter).map(|t| Some(Msg::Input(Input::Trade(t))))
         });
     }
 }
 
-fn spawn_streams(client: &HorizonClient, config: &RunConfig, msgs: &Sender<Msg>, stop: &Arc<AtomicBool>) {
+/// Our account's streams: transactions (intrusion: one we did not sign) and effects (a balance
+/// change we did not cause: the live process submits offer operations only, so any
+/// `account_credited`/`account_debited` effect is someone else's doing). The effects stream
+/// starts after the newest effect Horizon had just after the start-up snapshot.
+fn spawn_streams(
+    client: &HorizonClient,
+    config: &RunConfig,
+    msgs: &Sender<Msg>,
+    stop: &Arc<AtomicBool>,
+    effects_cursor: String,
+) {
     spawn_market_streams(client, &config.pairs, msgs, stop);
     let account = config.account;
+    let path = format!("/accounts/{account}/effects");
+    spawn_stream(client, path, msgs, stop, effects_cursor, move |data| {
+        let value: serde_json::Value = serde_json::from_str(data).map_err(|e| decode::DecodeError {
+            resource: "effect",
+            field: "(document)".into(),
+            reason: e.to_string(),
+        })?;
+        let sign = match value["type"].as_str() {
+            Some("account_credited") => 1,
+            Some("account_debited") => -1,
+            _ => return Ok(None),
+        };
+        let effect = decode::balance_effect(data.as_bytes())?;
+        Ok(Some(Msg::Input(Input::Security(SecurityEvent::UnexplainedBalanceChange {
+            asset: effect.0.into(),
+            delta_stroops: sign * effect.1,
+        }))))
+    });
     let path = format!("/accounts/{account}/transactions?cursor=now");
-    spawn_stream(client, path, msgs, stop, move |data| {
+    spawn_stream(client, path, msgs, stop, String::new(), move |data| {
         let value: serde_json::Value = serde_json::from_str(data).map_err(|e| decode::DecodeError {
             resource: "transaction",
             field: "(document)".into(),
@@ -550,11 +584,8 @@ fn spawn_streams(client: &HorizonClient, config: &RunConfig, msgs: &Sender<Msg>,
         let t = decode::transaction(data.as_bytes())?;
         let sequence =
             value["source_account_sequence"].as_str().and_then(|s| s.parse::<i64>().ok()).unwrap_or(i64::MAX);
-        Ok(if value["source_account"].as_str() == Some(&account.to_string()) {
-            Msg::OurAccountTx { hash: t.hash, sequence }
-        } else {
-            Msg::Input(Input::Timer(Timer {}))
-        })
+        Ok((value["source_account"].as_str() == Some(&account.to_string()))
+            .then_some(Msg::OurAccountTx { hash: t.hash, sequence }))
     });
 }
 
@@ -563,19 +594,21 @@ fn spawn_stream(
     path: String,
     msgs: &Sender<Msg>,
     stop: &Arc<AtomicBool>,
-    decode: impl Fn(&str) -> Result<Msg, decode::DecodeError> + Send + 'static,
+    cursor: String,
+    decode: impl Fn(&str) -> Result<Option<Msg>, decode::DecodeError> + Send + 'static,
 ) {
     let (client, msgs, stop) = (client.clone(), msgs.clone(), Arc::clone(stop));
     std::thread::spawn(move || {
-        let mut stream = client.stream(&path, "");
+        let mut stream = client.stream(&path, &cursor);
         while !stop.load(Ordering::Relaxed) {
             match stream.next_event() {
                 Ok(event) => match decode(&event.data) {
-                    Ok(msg) => {
+                    Ok(Some(msg)) => {
                         if msgs.send(msg).is_err() {
                             return;
                         }
                     }
+                    Ok(None) => {}
                     // One bad record is reported and skipped; the stream goes on.
                     Err(e) => eprintln!("starlog run: {path}: {e}"),
                 },
