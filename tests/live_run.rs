@@ -2,9 +2,10 @@
 //! quotes, gets filled, journals everything, and cancels its offers on the way out; a second
 //! client trading from our account is an intrusion (P0 lockdown).
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use base64::Engine as _;
 use starlog_adapters::keys::{Seed, SeedSigner, Signer, StoreKind};
@@ -12,11 +13,14 @@ use starlog_adapters::stellar::tx::{self, OfferKind, OfferOp, TxParams};
 use starlog_adapters::stellar::{Network, asset_to_xdr, muxed_to_xdr};
 use starlog_engine::{AccountId, Amount, Asset, OfferRef, Price};
 use stellar_xdr as xdr;
+use support::SimProcess;
 
 const SEED: [u8; 32] = [42; 32];
 
+/// The simulated venue, and the client calls the tests make on it.
 struct Sim {
-    child: Child,
+    /// Held for its `Drop`: the venue lives as long as the test's `Sim`.
+    _process: SimProcess,
     url: String,
     passphrase: String,
     usd: Asset,
@@ -127,31 +131,11 @@ impl Sim {
     }
 }
 
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 impl Sim {
     fn start_with(extra: &[&str]) -> Sim {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_starlog"))
-            .args(["sim", "serve", "--listen", "127.0.0.1:0", "--ledger-ms", "200", "--seconds", "300"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("run starlog sim serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
-        Sim {
-            child,
-            url: ready["horizon_url"].as_str().unwrap().to_owned(),
-            passphrase: ready["network_passphrase"].as_str().unwrap().to_owned(),
-            usd: ready["market_asset"].as_str().unwrap().parse().unwrap(),
-        }
+        let process = SimProcess::start(extra);
+        let usd = process.market_asset.as_deref().expect("a market").parse().unwrap();
+        Sim { url: process.url.clone(), passphrase: process.passphrase.clone(), usd, _process: process }
     }
 }
 
