@@ -322,8 +322,13 @@ fn sigint_stops_quoting_and_cancels_our_offers() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_secs(4));
-    assert!(sim.offers_of(&account) > 0, "quoting");
+    // Quoting: offers of ours rest (the market maker cancels and replaces, so look a few times).
+    let started = std::time::Instant::now();
+    while sim.offers_of(&account) == 0 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "never quoted");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(2));
     let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let s = summary(&child.wait_with_output().unwrap());
