@@ -33,16 +33,6 @@ fn submit(ledger: &mut Ledger, source: &Key, ops: Vec<xdr::Operation>) -> Submis
     submission
 }
 
-fn sell_offer(selling: &Asset, buying: &Asset, amount: i64, n: i32, d: i32) -> xdr::OperationBody {
-    xdr::OperationBody::ManageSellOffer(xdr::ManageSellOfferOp {
-        selling: asset_to_xdr(selling),
-        buying: asset_to_xdr(buying),
-        amount,
-        price: xdr::Price { n, d },
-        offer_id: 0,
-    })
-}
-
 fn buy_offer(selling: &Asset, buying: &Asset, buy_amount: i64, n: i32, d: i32) -> xdr::OperationBody {
     xdr::OperationBody::ManageBuyOffer(xdr::ManageBuyOfferOp {
         selling: asset_to_xdr(selling),

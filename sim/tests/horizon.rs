@@ -7,7 +7,6 @@ mod support;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value;
-use starlog_adapters::stellar::asset_to_xdr;
 use starlog_engine::Asset;
 use starlog_sim::horizon;
 use starlog_sim::ledger::{Ledger, LedgerConfig, Submission};
@@ -26,16 +25,6 @@ const OMITTED: &[(&str, &str)] = &[
     ("result_meta_xdr", "omitempty in Horizon; the ledger keeps no transaction meta"),
     ("fee_meta_xdr", "the ledger records no ledger-entry changes"),
 ];
-
-fn sell_offer(selling: &Asset, buying: &Asset, amount: i64, n: i32, d: i32) -> xdr::OperationBody {
-    xdr::OperationBody::ManageSellOffer(xdr::ManageSellOfferOp {
-        selling: asset_to_xdr(selling),
-        buying: asset_to_xdr(buying),
-        amount,
-        price: xdr::Price { n, d },
-        offer_id: 0,
-    })
-}
 
 /// Signs and submits; returns the submission and the envelope's base64.
 fn submit_tx(ledger: &mut Ledger, tx: xdr::Transaction, k: &Key) -> (Submission, String) {
