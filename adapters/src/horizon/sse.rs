@@ -12,6 +12,9 @@
 
 use std::fmt;
 
+/// The UTF-8 byte order mark, skipped once at the start of a stream.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// The longest line accepted.
 pub const LINE_BYTES_MAX: usize = 1 << 20;
 /// The most data one event may carry.
@@ -57,6 +60,8 @@ pub struct Parser {
     line: Vec<u8>,
     /// The previous chunk ended in CR: a LF first in the next one ends nothing.
     after_cr: bool,
+    /// How many bytes of a leading BOM have been seen; `started` once the stream is past it.
+    bom_matched: usize,
     started: bool,
     event: String,
     data: String,
@@ -83,14 +88,28 @@ impl Parser {
     /// Feeds a chunk; appends every event it completes to `out`. After an error the stream must
     /// be dropped (the parser's state is unspecified).
     pub fn feed(&mut self, mut chunk: &[u8], out: &mut Vec<Event>) -> Result<(), SseError> {
-        if !self.started {
-            // The BOM may be split across chunks only in theory; Horizon sends none.
-            if let Some(rest) = chunk.strip_prefix(b"\xEF\xBB\xBF") {
-                chunk = rest;
-            }
-            self.started = !chunk.is_empty();
+        if chunk.is_empty() {
+            return Ok(());
         }
-        if self.after_cr {
+        if !self.started {
+            // The BOM is matched byte by byte, so a split across chunks is still one BOM; the
+            // bytes of a partial match are data.
+            while self.bom_matched < BOM.len() {
+                match chunk.first() {
+                    None => return Ok(()),
+                    Some(&b) if b == BOM[self.bom_matched] => {
+                        self.bom_matched += 1;
+                        chunk = &chunk[1..];
+                    }
+                    Some(_) => {
+                        self.line.extend_from_slice(&BOM[..self.bom_matched]);
+                        break;
+                    }
+                }
+            }
+            self.started = true;
+        }
+        if self.after_cr && !chunk.is_empty() {
             self.after_cr = false;
             if let Some(rest) = chunk.strip_prefix(b"\n") {
                 chunk = rest;
@@ -214,6 +233,26 @@ mod tests {
             let bytes: Vec<&[u8]> = text.chunks(1).collect();
             assert_eq!(parse_chunks(&bytes).0, expected);
         }
+    }
+
+    #[test]
+    fn the_bom_and_empty_chunks_do_not_depend_on_the_split() {
+        // Only the first BOM is skipped; a second one is part of the first line's field name
+        // (an unknown field, so no event). Found by the horizon_decode fuzz target.
+        let text = b"\xEF\xBB\xBF\xEF\xBB\xBFdata: x\n\ndata: y\r\n\r\n";
+        let (expected, _) = parse_chunks(&[text]);
+        assert_eq!(expected.len(), 1);
+        assert_eq!(expected[0].data, "y");
+        for split in 0..=text.len() {
+            let (events, _) = parse_chunks(&[&text[..split], &[], &text[split..]]);
+            assert_eq!(events, expected, "split at {split}");
+        }
+        let bytes: Vec<&[u8]> = text.chunks(1).collect();
+        assert_eq!(parse_chunks(&bytes).0, expected);
+        // An empty chunk between the CR and the LF of one line end does not make it two.
+        let (events, _) = parse_chunks(&[b"data: a\r", b"", b"\ndata: b\n\n"]);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].data, "a\nb");
     }
 
     #[test]
