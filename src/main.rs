@@ -30,6 +30,8 @@ enum Command {
     Keys(cmd::keys::Keys),
     /// The live trading process: Horizon in, journal, engine, signer, Horizon out.
     Run(cmd::run::RunArgs),
+    /// Replay a recorded session's market data against a strategy with new parameters.
+    Backtest(cmd::backtest::BacktestArgs),
     /// Re-run a recorded session and compare every output with the recorded one.
     Replay(cmd::replay::ReplayArgs),
     /// Record market data (order books, trades) from Horizon into a session journal.
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
         Command::Run(r) => cmd::run::run(r),
         Command::Record(r) => cmd::record::run(r),
         Command::Replay(r) => cmd::replay::run(r),
+        Command::Backtest(b) => cmd::backtest::run(b),
         Command::Sim(s) => cmd::sim::run(s),
     };
     match result {

@@ -1,6 +1,7 @@
 //! `starlog demo` end to end (the README's main job), then its session examined in fresh
 //! processes: replay is identical with the same state hash; one byte altered in an input
-//! record's payload makes verification fail.
+//! record's payload makes verification fail. Its market data backtested with other parameters:
+//! byte-identical reports, a plot, a sweep table, one-line errors.
 
 use std::process::Command;
 
@@ -28,6 +29,59 @@ fn the_demo_trades_verifies_and_replays_identically_in_another_process() {
     let report: serde_json::Value = serde_json::from_slice(&replay.stdout).unwrap();
     assert_eq!(report["identical"], true, "{report}");
     assert_eq!(report["state_hash"], summary["state_hash"], "the same state in a fresh process");
+
+    // The session's market data, backtested with other parameters: a report and a plot, the
+    // same bytes twice; a sweep tabulates every combination; bad requests are one-line errors.
+    let session_arg = session.to_str().unwrap();
+    let (report_a, report_b, plot) =
+        (dir.path().join("a.json"), dir.path().join("b.json"), dir.path().join("plot.svg"));
+    for report in [&report_a, &report_b] {
+        let out = starlog(&[
+            "backtest",
+            session_arg,
+            "--param",
+            "spread_bps=20",
+            "--param",
+            "latency_ms=250",
+            "--report",
+            report.to_str().unwrap(),
+            "--plot",
+            plot.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.starts_with("backtest: market-maker on native/USD:"), "{text}");
+    }
+    assert_eq!(std::fs::read(&report_a).unwrap(), std::fs::read(&report_b).unwrap(), "byte-identical reports");
+    let backtest: serde_json::Value = serde_json::from_slice(&std::fs::read(&report_a).unwrap()).unwrap();
+    assert_eq!(backtest["params"]["spread_bps"], "20", "{}", backtest["params"]);
+    assert!(backtest["market"]["books"].as_u64().unwrap() > 0);
+    assert!(std::fs::read_to_string(&plot).unwrap().starts_with("<svg"));
+    let sweep = starlog(&["backtest", session_arg, "--sweep", "spread_bps=10,40", "--sweep", "latency_ms=100,900"]);
+    assert!(sweep.status.success(), "{}", String::from_utf8_lossy(&sweep.stderr));
+    let table = String::from_utf8_lossy(&sweep.stdout);
+    assert_eq!(table.lines().count(), 5, "a header and four runs:\n{table}");
+    assert!(table.lines().next().unwrap().split_whitespace().eq([
+        "spread_bps",
+        "latency_ms",
+        "pnl",
+        "realised",
+        "drawdown",
+        "fees_xlm",
+        "fills",
+        "orders",
+        "position"
+    ]));
+    for bad in [
+        vec!["backtest", session_arg, "--param", "spread_bps"],
+        vec!["backtest", session_arg, "--strategy", "momentum"],
+        vec!["backtest", session_arg, "--sweep", "levels=1,2", "--plot", "x.svg"],
+        vec!["backtest", "/nonexistent/session"],
+    ] {
+        let out = starlog(&bad);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.lines().count() == 1, "{bad:?}: {stderr}");
+    }
 
     // One byte of the journaled configuration (an input record's payload), changed in place.
     let segment = std::fs::read_dir(session.join("input"))

@@ -3,10 +3,12 @@
 //! ([`market`]), the venue's clock and friendbot ([`venue`]), Horizon's JSON shapes
 //! ([`horizon`]) and its HTTP/SSE front ([`server`]) with fault injection ([`faults`]); replay
 //! of recorded sessions ([`replay`]) and forensic queries over them ([`audit`]); the
-//! one-command demo ([`demo`]); backtests are to come.
+//! one-command demo ([`demo`]); backtests of recorded market data against a strategy with a
+//! simulated execution model ([`backtest`]).
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod backtest;
 pub mod demo;
 pub mod faults;
 pub mod horizon;

@@ -88,25 +88,33 @@ pub struct Alterations {
     pub spread_bps: u32,
 }
 
-/// The engine a session's start record describes: `starlog run`'s configuration (engine limits
-/// and strategy), or, for a `starlog record` session, an engine with defaults and no strategy.
-pub fn engine_for(config_text: &str, alter: Alterations) -> Result<Engine, ReplayError> {
+/// The engine configuration and strategy a session's start record describes: `starlog run`'s
+/// configuration, or, for a `starlog record` session, defaults and no strategy.
+pub fn session_config(config_text: &str) -> Result<(EngineConfig, Option<StrategyConfig>), ReplayError> {
     if config_text.starts_with("# starlog record") {
-        return Engine::new(EngineConfig {
+        let engine = EngineConfig {
             risk: RISK_DEFAULT,
             throttle: ThrottleConfig::DEFAULT,
             validation: ValidationLevel::Standard,
             incidents: IncidentConfig::DEFAULT,
-        })
-        .map_err(|e| ReplayError::Config(e.to_string()));
+        };
+        return Ok((engine, None));
     }
     let config = RunConfig::parse(config_text).map_err(|e| ReplayError::Config(e.to_string()))?;
-    let mut engine = Engine::new(config.engine).map_err(|e| ReplayError::Config(e.to_string()))?;
-    let mut strategy = config.strategy;
-    if let StrategyConfig::MarketMaker(params) = &mut strategy {
-        params.spread_bps += alter.spread_bps;
+    Ok((config.engine, Some(config.strategy)))
+}
+
+/// The engine a session's start record describes (see [`session_config`]), its strategy
+/// altered as asked.
+pub fn engine_for(config_text: &str, alter: Alterations) -> Result<Engine, ReplayError> {
+    let (config, strategy) = session_config(config_text)?;
+    let mut engine = Engine::new(config).map_err(|e| ReplayError::Config(e.to_string()))?;
+    if let Some(mut strategy) = strategy {
+        if let StrategyConfig::MarketMaker(params) = &mut strategy {
+            params.spread_bps += alter.spread_bps;
+        }
+        engine.set_strategy(strategy.build());
     }
-    engine.set_strategy(strategy.build());
     Ok(engine)
 }
 

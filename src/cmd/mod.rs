@@ -2,6 +2,7 @@
 //! say where secrets come from (never the secrets themselves).
 
 pub mod audit;
+pub mod backtest;
 pub mod demo;
 pub mod keys;
 pub mod record;

@@ -149,6 +149,56 @@ pub enum StrategyConfig {
 }
 
 impl StrategyConfig {
+    /// The named strategy (`market-maker`, `twap`) on configured pair `pair`, with the defaults
+    /// `starlog run` and `starlog backtest` share.
+    pub fn defaults(name: &str, pair: u16) -> Result<StrategyConfig, String> {
+        match name {
+            "market-maker" => Ok(StrategyConfig::MarketMaker(MarketMakerParams {
+                pair,
+                spread_bps: 40,
+                levels: 2,
+                level_spacing_bps: 20,
+                order_amount: Amount::from_units(10).expect("10 units"),
+                refresh_tolerance_bps: 10,
+                inventory_skew_pct: 50,
+            })),
+            "twap" => Ok(StrategyConfig::Twap(TwapParams {
+                pair,
+                total_amount: Amount::from_units(100).expect("100 units"),
+                slices: 10,
+                duration_ns: 600 * 1_000_000_000,
+                start_ns: 0,
+                aggressiveness_bps: 0,
+                limit_price: None,
+            })),
+            other => Err(format!("unknown strategy {other:?} (market-maker, twap)")),
+        }
+    }
+
+    /// The strategy's name, as configured.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StrategyConfig::MarketMaker(_) => "market-maker",
+            StrategyConfig::Twap(_) => "twap",
+        }
+    }
+
+    /// Set one parameter by its configuration name from text (see each strategy's `set`).
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        match self {
+            StrategyConfig::MarketMaker(p) => p.set(key, value),
+            StrategyConfig::Twap(p) => p.set(key, value),
+        }
+    }
+
+    /// Are the parameters consistent together?
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            StrategyConfig::MarketMaker(_) => Ok(()),
+            StrategyConfig::Twap(p) => p.validate(),
+        }
+    }
+
     pub fn build(&self) -> Box<dyn Strategy> {
         match self {
             StrategyConfig::MarketMaker(p) => Box::new(MarketMaker::new(*p)),
@@ -338,42 +388,13 @@ fn param_text(value: &toml::Value) -> Option<String> {
 }
 
 fn strategy(raw: &RawStrategy) -> Result<StrategyConfig, ConfigError> {
-    let set = |set: &mut dyn FnMut(&str, &str) -> Result<(), String>| -> Result<(), ConfigError> {
-        for (key, value) in &raw.params {
-            let text = param_text(value)
-                .ok_or_else(|| ConfigError(format!("strategy.params.{key}: a string or an integer")))?;
-            set(key, &text).map_err(|e| ConfigError(format!("strategy.params.{key}: {e}")))?;
-        }
-        Ok(())
-    };
-    match raw.name.as_str() {
-        "market-maker" => {
-            let mut params = MarketMakerParams {
-                pair: raw.pair,
-                spread_bps: 40,
-                levels: 2,
-                level_spacing_bps: 20,
-                order_amount: Amount::from_units(10).expect("10 units"),
-                refresh_tolerance_bps: 10,
-                inventory_skew_pct: 50,
-            };
-            set(&mut |k, v| params.set(k, v))?;
-            Ok(StrategyConfig::MarketMaker(params))
-        }
-        "twap" => {
-            let mut params = TwapParams {
-                pair: raw.pair,
-                total_amount: Amount::from_units(100).expect("100 units"),
-                slices: 10,
-                duration_ns: 600 * 1_000_000_000,
-                start_ns: 0,
-                aggressiveness_bps: 0,
-                limit_price: None,
-            };
-            set(&mut |k, v| params.set(k, v))?;
-            params.validate().map_err(|e| ConfigError(format!("strategy.params: {e}")))?;
-            Ok(StrategyConfig::Twap(params))
-        }
-        other => Err(ConfigError(format!("strategy.name: unknown strategy {other:?} (market-maker, twap)"))),
+    let mut config =
+        StrategyConfig::defaults(&raw.name, raw.pair).map_err(|e| ConfigError(format!("strategy.name: {e}")))?;
+    for (key, value) in &raw.params {
+        let text =
+            param_text(value).ok_or_else(|| ConfigError(format!("strategy.params.{key}: a string or an integer")))?;
+        config.set(key, &text).map_err(|e| ConfigError(format!("strategy.params.{key}: {e}")))?;
     }
+    config.validate().map_err(|e| ConfigError(format!("strategy.params: {e}")))?;
+    Ok(config)
 }
