@@ -387,9 +387,99 @@ fn replay_rate(n: u64) -> (f64, f64) {
     (rate(report.inputs, replay_ns), rate(report.inputs, iterate_ns))
 }
 
+/// A recorded market of `n` book snapshots, each followed by a trade at the touch, backtested
+/// with the market maker: (events/s of one run, runs/s of a 4-run sweep on 1 thread and on 2).
+fn backtest_rate(n: u64) -> (f64, f64, f64) {
+    use starlog_adapters::core_loop::CoreLoop;
+    use starlog_engine::events::{BookSnapshot, Input, Level, SessionStart, Trade, WirePair, WirePrice};
+    use starlog_sim::backtest::{self, BacktestSpec};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let usd = Asset::credit("USD", AccountId::from_bytes([9; 32])).expect("asset");
+    let pair = starlog_engine::Pair::new(Asset::Native, usd).expect("pair");
+    let text = format!(
+        "# starlog record\nhorizon_url = \"http://127.0.0.1\"\n\n[[pairs]]\nselling = \"native\"\nbuying = \"{usd}\"\n"
+    );
+    let engine = starlog_sim::replay::engine_for(&text, starlog_sim::replay::Alterations::default()).expect("engine");
+    let mut core = CoreLoop::open(dir.path(), engine, starlog_journal::Durability::None, 256 << 20).expect("open");
+    let start = Input::SessionStart(SessionStart {
+        config_hash: [0; 32],
+        config: text,
+        security_level: 1,
+        validation_level: 2,
+        seed: 0,
+        account: [0; 32],
+        pairs: vec![WirePair::from(pair)],
+    });
+    let mut intents = Vec::new();
+    core.process_batch([start], 1, &mut intents).expect("start");
+    // A mid wandering ±20 bps in steps; a trade at the bid or the ask after every book.
+    let events = |i: u64| {
+        let k = ((i / 7) % 11) as i32 - 5;
+        let level = |n: i32| Level { price: WirePrice { n, d: 100_000 }, amount_stroops: 1_000_000_000 };
+        let (bid, ask) = (9_995 + 4 * k, 10_005 + 4 * k);
+        let book = Input::Book(BookSnapshot {
+            pair: 0,
+            bids: (0..10).map(|j| level(bid - 3 * j)).collect(),
+            asks: (0..10).map(|j| level(ask + 3 * j)).collect(),
+        });
+        let p = if i % 2 == 0 { bid } else { ask };
+        let trade = Input::Trade(Trade {
+            pair: 0,
+            id: u128::from(i + 1) << 32,
+            ledger: 1,
+            ledger_close_time: 0,
+            price: WirePrice { n: p, d: 100_000 },
+            base_amount_stroops: 3_000_000_000,
+            counter_amount_stroops: i64::from(p) * 30_000,
+            base_is_seller: i % 2 == 0,
+            base_offer_id: 1,
+            counter_offer_id: 2,
+            base_account: [1; 32],
+            counter_account: [2; 32],
+        });
+        [book, trade]
+    };
+    for batch in 0..n / 500 {
+        // 500 books and 500 trades per batch; 100 ms apart in ingress time.
+        for i in 0..500 {
+            let i = batch * 500 + i;
+            core.process_batch(events(i), 1_000_000_000 + i as i64 * 100_000_000, &mut intents).expect("batch");
+        }
+    }
+    drop(core);
+    let spec = |spread: &str| {
+        let mut s = BacktestSpec { strategy: Some("market-maker".into()), ..Default::default() };
+        for (k, v) in [("spread_bps", spread), ("order_amount", "20"), ("levels", "2"), ("latency_ms", "200")] {
+            s.set(k, v).expect("param");
+        }
+        s
+    };
+    let started = Instant::now();
+    let report = backtest::run(dir.path(), &spec("10"), &mut |_, _| {}).expect("backtest");
+    let one_ns = started.elapsed().as_nanos() as u64;
+    assert!(!report.fills.is_empty(), "the market maker trades");
+    let specs: Vec<BacktestSpec> = ["6", "10", "20", "40"].iter().map(|s| spec(s)).collect();
+    let mut sweep_ns = [0u64; 2];
+    for (threads, ns) in [1usize, 2].into_iter().zip(&mut sweep_ns) {
+        let started = Instant::now();
+        for r in backtest::sweep(dir.path(), &specs, threads, &|_, _| {}) {
+            r.expect("run");
+        }
+        *ns = started.elapsed().as_nanos() as u64;
+    }
+    (rate(2 * n, one_ns), rate(specs.len() as u64, sweep_ns[0]), rate(specs.len() as u64, sweep_ns[1]))
+}
+
 fn main() {
     starlog_benches::bench_main(bench, || {
         report();
+        let (events, one, two) = backtest_rate(100_000);
+        println!(
+            "  backtest of 100 k books + 100 k trades with the market maker: {} events/s; a 4-run sweep: {:.2} runs/s on 1 thread, {:.2} on 2",
+            fmt_rate(events),
+            one,
+            two
+        );
         let (replayed, iterated) = replay_rate(1_000_000);
         println!(
             "  replay of 1 M recorded book snapshots (10x10): {} events/s with the engine applying them; raw journal iterate {} records/s",

@@ -338,12 +338,10 @@ impl Engine {
             // The snapshot already holds the liabilities of offers resting on the book; orders
             // the network has not seen yet still hold theirs on top.
             Some(mut b) => {
-                for o in self
-                    .orders
-                    .values()
-                    .filter(|o| matches!(o.status, OrderStatus::PendingSubmit | OrderStatus::Submitted))
-                {
-                    let _ = b.reserve(&o.commitment);
+                for id in self.in_flight_orders() {
+                    if let Some(o) = self.orders.get(&id) {
+                        let _ = b.reserve(&o.commitment);
+                    }
                 }
                 self.balances = Some(b);
             }
@@ -355,6 +353,23 @@ impl Engine {
         self.reconcile_offers(a, out);
     }
 
+    /// Orders whose transaction has not settled yet (pending submit or submitted), in id order:
+    /// the new-offer operations of the intents still open (a handful, not every order ever).
+    fn in_flight_orders(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = self
+            .intents
+            .values()
+            .flat_map(|ops| ops.iter().filter(|(_, cancel)| !cancel).map(|(order, _)| *order))
+            .filter(|id| {
+                self.orders
+                    .get(id)
+                    .is_some_and(|o| matches!(o.status, OrderStatus::PendingSubmit | OrderStatus::Submitted))
+            })
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
     /// Compare the offers the network shows with ours:
     /// - an offer of ours shows what remains: anything less than we think is a fill;
     /// - an offer of ours accepted by the snapshot's ledger that is missing filled completely
@@ -363,24 +378,28 @@ impl Engine {
     ///   flight (its result may not have reached us yet), in which case the next snapshot decides.
     fn reconcile_offers(&mut self, a: &ArchivedAccountSnapshot, out: &mut Vec<Output>) {
         let ledger = a.ledger.to_native();
-        let in_flight =
-            self.orders.values().any(|o| matches!(o.status, OrderStatus::PendingSubmit | OrderStatus::Submitted));
+        let in_flight = !self.in_flight_orders().is_empty();
         let mut shown: Vec<(i64, i64)> = Vec::with_capacity(a.offers.len());
         let mut unknown = Vec::new();
         for off in a.offers.iter() {
             let (id, remaining) = (off.offer_id.to_native(), off.amount_stroops.to_native());
             shown.push((id, remaining));
-            if !self.orders.values().any(|o| o.offer_id == id) {
+            // Ours on the book are in `offers`; an offer of an order of ours that has ended may
+            // still show in a snapshot read before it ended (rare: only then the full scan).
+            if !self.offers.contains_key(&id) && !self.orders.values().any(|o| o.offer_id == id) {
                 unknown.push(off);
             }
         }
         shown.sort_unstable();
-        let on_book: Vec<Order> = self
-            .orders
+        // Orders on the book are those in `offers`, in order-id order as before.
+        let mut on_book: Vec<Order> = self
+            .offers
             .values()
+            .filter_map(|id| self.orders.get(id))
             .filter(|o| o.offer_id != 0 && o.accepted_ledger <= ledger && o.status.is_on_book())
             .copied()
             .collect();
+        on_book.sort_unstable_by_key(|o| o.id);
         for o in on_book {
             let remaining_sold =
                 shown.binary_search_by_key(&o.offer_id, |x| x.0).ok().and_then(|i| shown.get(i)).map(|x| x.1);
