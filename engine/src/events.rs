@@ -97,6 +97,7 @@ impl From<Price> for WirePrice {
 }
 
 impl ArchivedWirePrice {
+    #[inline]
     pub fn to_price(&self) -> Result<Price, ParseError> {
         Price::new(self.n.to_native(), self.d.to_native())
     }

@@ -56,14 +56,18 @@ impl Price {
     pub const ONE: Price = Price { n: 1, d: 1 };
 
     /// `n/d`, e.g. from XDR or Horizon's `price_r`; both must be positive.
+    #[inline]
     pub fn new(n: i32, d: i32) -> Result<Price, ParseError> {
-        let kind = if n <= 0 {
-            ParseErrorKind::PriceZero
-        } else if d <= 0 {
-            ParseErrorKind::PriceDenominatorZero
-        } else {
+        if n > 0 && d > 0 {
             return Ok(Price { n, d });
-        };
+        }
+        Price::invalid(n, d)
+    }
+
+    #[cold]
+    fn invalid(n: i32, d: i32) -> Result<Price, ParseError> {
+        debug_assert!(n <= 0 || d <= 0);
+        let kind = if n <= 0 { ParseErrorKind::PriceZero } else { ParseErrorKind::PriceDenominatorZero };
         // Negative components get the same errors as zero ones: neither is a price.
         Err(ParseError::new(Subject::Price, kind, &format!("{n}/{d}")))
     }
@@ -119,10 +123,12 @@ impl Price {
         best_approximation(p as i128, q as i128).map_err(err)
     }
 
-    /// Compares by value: `n1 * d2` vs `n2 * d1` in `i128` (exact).
+    /// Compares by value: `n1 * d2` vs `n2 * d1` (exact).
+    #[inline]
     pub fn cmp_value(self, other: Price) -> Ordering {
-        let lhs = i128::from(self.n) * i128::from(other.d);
-        let rhs = i128::from(other.n) * i128::from(self.d);
+        // Both terms are below 2^31, so each product is below 2^62: exact in i64.
+        let lhs = i64::from(self.n) * i64::from(other.d);
+        let rhs = i64::from(other.n) * i64::from(self.d);
         lhs.cmp(&rhs)
     }
 
