@@ -422,7 +422,7 @@ fn backtest_rate(n: u64) -> (f64, f64, f64) {
             bids: (0..10).map(|j| level(bid - 3 * j)).collect(),
             asks: (0..10).map(|j| level(ask + 3 * j)).collect(),
         });
-        let p = if i % 2 == 0 { bid } else { ask };
+        let p = if i.is_multiple_of(2) { bid } else { ask };
         let trade = Input::Trade(Trade {
             pair: 0,
             id: u128::from(i + 1) << 32,
@@ -431,7 +431,7 @@ fn backtest_rate(n: u64) -> (f64, f64, f64) {
             price: WirePrice { n: p, d: 100_000 },
             base_amount_stroops: 3_000_000_000,
             counter_amount_stroops: i64::from(p) * 30_000,
-            base_is_seller: i % 2 == 0,
+            base_is_seller: i.is_multiple_of(2),
             base_offer_id: 1,
             counter_offer_id: 2,
             base_account: [1; 32],
