@@ -236,10 +236,19 @@ fn the_market_maker_quotes_gets_filled_and_cancels_on_exit() {
     assert_eq!(sim.offers_of(&account), 0, "no offer of ours left on the venue");
     let trades = sim.get(&format!("/accounts/{account}/trades?limit=200"));
     assert!(!trades["_embedded"]["records"].as_array().unwrap().is_empty(), "the market traded with us: {s}");
-    let verify = starlog(&["audit", "verify", dir.path().join("session").to_str().unwrap()]).output().unwrap();
+    // The journals verify, and so does the chain checkpoint the run signed at exit with our key.
+    let session = dir.path().join("session");
+    let key = account.to_string();
+    let verify = starlog(&["audit", "verify", session.to_str().unwrap(), "--key", &key]).output().unwrap();
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
-    assert_each_intent_settled_once(&dir.path().join("session"));
-    assert_replays_identically(&dir.path().join("session"));
+    let text = String::from_utf8_lossy(&verify.stdout);
+    assert!(text.contains(&format!("checkpoints: ok: 1 signed by {key} (the key given)")), "{text}");
+    let other = "GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN";
+    let verify = starlog(&["audit", "verify", session.to_str().unwrap(), "--key", other]).output().unwrap();
+    assert!(!verify.status.success(), "another key must not verify");
+    assert!(String::from_utf8_lossy(&verify.stderr).contains("does not hold for key"));
+    assert_each_intent_settled_once(&session);
+    assert_replays_identically(&session);
 }
 
 /// `starlog replay` in a fresh process reproduces every output; an altered code path is caught

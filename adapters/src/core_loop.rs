@@ -251,4 +251,9 @@ impl CoreLoop {
     pub fn input_head(&self) -> starlog_journal::Commit {
         self.input.chain_head()
     }
+
+    /// The output journal's last commit: its last sealed seq and chain head.
+    pub fn output_head(&self) -> starlog_journal::Commit {
+        self.output.chain_head()
+    }
 }

@@ -1,8 +1,10 @@
 //! starlog-adapters: the I/O side — the core loop that joins journal and engine, key stores and
 //! signers, Stellar transactions (XDR build, hash, sign, result parsing), the signing policy,
-//! and Horizon's event streams and JSON read into engine inputs.
+//! Horizon's event streams and JSON read into engine inputs, and signed checkpoints of the
+//! journals' hash chains.
 #![forbid(unsafe_code)]
 
+pub mod checkpoint;
 pub mod core_loop;
 pub mod horizon;
 pub mod keys;

@@ -232,3 +232,64 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Signed checkpoints pin both chains: they verify as written; a key other than the trusted one
+/// is refused; a journal cut back to an earlier, perfectly valid state — which its own
+/// verification cannot notice — no longer matches what was signed.
+#[test]
+fn signed_checkpoints_pin_both_chains_against_truncation_and_other_keys() {
+    use starlog_adapters::checkpoint::{self, Checkpoint, CheckpointError, Head};
+    use starlog_adapters::keys::{Seed, SeedSigner, Signer, StoreKind};
+    let signer = |b: u8| SeedSigner::new(&Seed::from_bytes([b; 32]), StoreKind::Env, "test".into());
+    let (mut ours, mut theirs) = (signer(1), signer(2));
+    let head = |c: starlog_journal::Commit| Head { seq: c.last_seq, chain: c.chain_head };
+    let dir = tempfile::tempdir().unwrap();
+    let early = tempfile::tempdir().unwrap();
+    let inputs = script();
+    let (first, second) = inputs.split_at(inputs.len() / 2);
+    let mut core = run(dir.path(), engine(), first, 4);
+    // The journal as it was half way, copied aside (a valid journal in its own right).
+    copy_dir(&dir.path().join(INPUT_DIR), &early.path().join(INPUT_DIR));
+    let c1 = Checkpoint::sign(&mut ours, 1, head(core.input_head()), head(core.output_head())).unwrap();
+    checkpoint::append(dir.path(), &c1).unwrap();
+    let mut intents = Vec::new();
+    for (i, chunk) in second.chunks(4).enumerate() {
+        core.process_batch(chunk.iter().cloned(), 50_000_000 + i as i64, &mut intents).unwrap();
+    }
+    let c2 = Checkpoint::sign(&mut ours, 2, head(core.input_head()), head(core.output_head())).unwrap();
+    checkpoint::append(dir.path(), &c2).unwrap();
+    drop(core);
+
+    let report = checkpoint::verify(dir.path(), Some(&ours.public_key())).unwrap();
+    assert_eq!((report.checkpoints, report.keys.clone()), (2, vec![ours.public_key()]));
+    assert_eq!(report.last, Some((c2.input, c2.output)));
+    assert!(matches!(
+        checkpoint::verify(dir.path(), Some(&theirs.public_key())),
+        Err(CheckpointError::BadSignature { line: 1, .. })
+    ));
+    // Someone who can edit the files can add checkpoints of their own: only the trusted key
+    // tells them apart.
+    let forged = Checkpoint::sign(&mut theirs, 3, c2.input, c2.output).unwrap();
+    checkpoint::append(dir.path(), &forged).unwrap();
+    assert!(checkpoint::verify(dir.path(), None).is_ok());
+    assert!(matches!(
+        checkpoint::verify(dir.path(), Some(&ours.public_key())),
+        Err(CheckpointError::BadSignature { line: 3, .. })
+    ));
+    let text = std::fs::read_to_string(dir.path().join(checkpoint::CHECKPOINTS_FILE)).unwrap();
+    let honest: Vec<&str> = text.lines().take(2).collect();
+    std::fs::write(dir.path().join(checkpoint::CHECKPOINTS_FILE), honest.join("\n") + "\n").unwrap();
+
+    // The input journal cut back to its half-way state: it verifies on its own ...
+    std::fs::remove_dir_all(dir.path().join(INPUT_DIR)).unwrap();
+    copy_dir(&early.path().join(INPUT_DIR), &dir.path().join(INPUT_DIR));
+    JournalReader::open(dir.path().join(INPUT_DIR)).unwrap().verify().unwrap();
+    // ... but not against the second checkpoint.
+    assert_eq!(
+        checkpoint::verify(dir.path(), Some(&ours.public_key())),
+        Err(CheckpointError::Mismatch { line: 2, journal: "input", seq: c2.input.seq })
+    );
+    // A malformed line is named.
+    std::fs::write(dir.path().join(checkpoint::CHECKPOINTS_FILE), "{\"time_ns\": 1}\n").unwrap();
+    assert!(matches!(checkpoint::verify(dir.path(), None), Err(CheckpointError::Malformed { line: 1, .. })));
+}

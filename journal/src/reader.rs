@@ -195,6 +195,14 @@ impl JournalReader {
     /// Check every frame's checksum and place, every segment header, and the whole hash chain.
     /// The first problem is returned as `Error::Corrupt` naming segment, offset and seq.
     pub fn verify(&self) -> Result<VerifyReport> {
+        self.verify_with(|_, _| {})
+    }
+
+    /// [`JournalReader::verify`], telling `on_seal` each seal's chain head and the last seq it
+    /// covers, in order (the first call is for the chain head the first segment starts from,
+    /// with the seq before its first record): what a signed checkpoint or a ledger anchor of a
+    /// chain head is checked against.
+    pub fn verify_with(&self, mut on_seal: impl FnMut(u64, [u8; 32])) -> Result<VerifyReport> {
         let first = &self.segs[0].header;
         let mut cur = Cursor::at_segment_start(first);
         let mut report = VerifyReport {
@@ -211,6 +219,7 @@ impl JournalReader {
             torn_tail: self.torn_tail.clone(),
             live_writer: self.live_writer,
         };
+        on_seal(report.chain_seq, report.chain_head);
         for (i, seg) in self.segs.iter().enumerate() {
             if i > 0 {
                 cur.check_continues(&seg.path, &seg.header, true)?;
@@ -222,7 +231,10 @@ impl JournalReader {
             let end = loop {
                 match step(&seg.path, frames, &mut off, &mut cur, true)? {
                     Step::Record { .. } => report.records += 1,
-                    Step::Seal => report.seals += 1,
+                    Step::Seal => {
+                        report.seals += 1;
+                        on_seal(cur.batch_first_seq - 1, cur.chain);
+                    }
                     Step::End { off } => break off,
                     Step::Fault { off, fault } => {
                         return Err(Error::corrupt(&seg.path, off, Some(cur.next_seq), fault_text(fault)));

@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
+use starlog_adapters::checkpoint;
+use starlog_engine::AccountId;
 use starlog_journal::{JournalReader, VerifyReport, hex};
 
 use super::{CmdError, CmdResult, integer};
@@ -11,10 +13,14 @@ use super::{CmdError, CmdResult, integer};
 #[derive(Debug, Subcommand)]
 pub enum Audit {
     /// Check every checksum and the whole hash chain of a journal (or of a session directory's
-    /// `input/` and `output/` journals).
+    /// `input/` and `output/` journals), and a session's signed chain checkpoints.
     Verify {
         /// A journal directory, or a session directory holding `input/` and `output/`.
         dir: PathBuf,
+        /// The key checkpoints must be signed by (G…); without it a signature is checked only
+        /// against the key the checkpoint names, which an editor of the files could replace.
+        #[arg(long, value_name = "G...")]
+        key: Option<String>,
     },
     /// The timeline of a session: each input, then the outputs it produced (decisions with
     /// reject codes, order changes, intents, incidents and responses, operator controls).
@@ -48,7 +54,10 @@ pub enum Audit {
 
 pub fn run(cmd: Audit) -> CmdResult {
     match cmd {
-        Audit::Verify { dir } => verify(&dir),
+        Audit::Verify { dir, key } => {
+            let key = key.map(|k| k.parse::<AccountId>().map_err(|e| CmdError::flag("--key", e))).transpose()?;
+            verify(&dir, key.as_ref())
+        }
         Audit::Show { dir, from, to, kinds, format } => {
             let from = integer::<u64>("--from", &from)?;
             let to = to.as_deref().map(|t| integer::<u64>("--to", t)).transpose()?.unwrap_or(u64::MAX);
@@ -108,7 +117,7 @@ fn has_segments(dir: &Path) -> bool {
         .unwrap_or(false)
 }
 
-fn verify(dir: &Path) -> CmdResult {
+fn verify(dir: &Path, key: Option<&AccountId>) -> CmdResult {
     let mut lines = Vec::new();
     for (name, path) in journals(dir) {
         let label = if name.is_empty() { String::new() } else { format!("{name}: ") };
@@ -120,6 +129,27 @@ fn verify(dir: &Path) -> CmdResult {
             .into());
         }
         lines.push(format!("{label}{}", summary(&report)));
+    }
+    let session = journals(dir).iter().any(|(name, _)| !name.is_empty());
+    if session {
+        let report = checkpoint::verify(dir, key)?;
+        match (&report.last, key) {
+            (None, Some(_)) => {
+                return Err(CmdError::flag("--key", "the session has no signed checkpoints to check").into());
+            }
+            (None, None) => lines.push("checkpoints: none".to_owned()),
+            (Some((input, output)), _) => {
+                let keys: Vec<String> = report.keys.iter().map(|k| k.to_string()).collect();
+                lines.push(format!(
+                    "checkpoints: ok: {} signed by {}{}; the last pins input seq {} and output seq {}",
+                    report.checkpoints,
+                    keys.join(", "),
+                    if key.is_some() { " (the key given)" } else { " (not checked against a trusted key: --key)" },
+                    input.seq,
+                    output.seq
+                ));
+            }
+        }
     }
     for l in lines {
         println!("{l}");

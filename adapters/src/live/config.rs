@@ -93,6 +93,21 @@ struct Raw {
     fees: RawFees,
     #[serde(default)]
     timing: RawTiming,
+    #[serde(default)]
+    audit: RawAudit,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawAudit {
+    /// Sign both journals' chain heads this often (0: never; one is always taken at exit).
+    checkpoint_secs: u64,
+}
+
+impl Default for RawAudit {
+    fn default() -> RawAudit {
+        RawAudit { checkpoint_secs: 60 }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -234,6 +249,8 @@ pub struct RunConfig {
     pub account_poll_ms: u64,
     pub fee_poll_ms: u64,
     pub exit_wait_ms: u64,
+    /// Signed chain checkpoints every this many seconds (0: only at exit).
+    pub checkpoint_secs: u64,
 }
 
 /// Risk limits when the file sets none: small, so that a fresh configuration cannot trade big.
@@ -375,6 +392,7 @@ impl RunConfig {
             account_poll_ms: raw.timing.account_poll_ms,
             fee_poll_ms: raw.timing.fee_poll_ms,
             exit_wait_ms: raw.timing.exit_wait_ms,
+            checkpoint_secs: raw.audit.checkpoint_secs,
         })
     }
 }

@@ -20,7 +20,8 @@
 //! event (`UnexpectedTransaction`, P0: lockdown).
 //!
 //! Stop (the flag, or `--seconds`): journal an operator `CancelAll` (if configured), keep
-//! running until every transaction settles or `exit_wait_ms` passes, commit, return.
+//! running until every transaction settles or `exit_wait_ms` passes, commit, sign a final chain
+//! checkpoint, return. Checkpoints (see `checkpoint`) are also signed every `checkpoint_secs`.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -39,6 +40,7 @@ use starlog_journal::JournalReader;
 
 use super::config::RunConfig;
 use super::pipeline::{Action, Pipeline, PipelineConfig};
+use crate::checkpoint::{self, Checkpoint, Head};
 use crate::core_loop::{CoreError, CoreLoop, INPUT_DIR, OUTPUT_DIR};
 use crate::horizon::client::{ClientConfig, HorizonClient, HorizonError, Submitted};
 use crate::horizon::decode::{self, FeeStats, Transaction};
@@ -83,6 +85,8 @@ pub struct RunSummary {
     pub locked_down: bool,
     pub input_head: [u8; 32],
     pub input_seq: u64,
+    /// Signed chain checkpoints written (see `checkpoint`).
+    pub checkpoints: u64,
 }
 
 /// Why a run stopped with an error, by who is to blame.
@@ -316,7 +320,12 @@ pub fn run(config: &RunConfig, options: RunOptions) -> Result<RunSummary, RunErr
     let started = Instant::now();
     let mut stopping: Option<Instant> = None;
     let mut last_cancel_all = Instant::now();
+    let mut last_checkpoint = Instant::now();
     loop {
+        if config.checkpoint_secs > 0 && last_checkpoint.elapsed() >= Duration::from_secs(config.checkpoint_secs) {
+            last_checkpoint = Instant::now();
+            checkpoint(&config.journal_dir, c.core, c.signer, &mut c.summary.checkpoints);
+        }
         let stop_now = options.stop.load(Ordering::Relaxed) || options.duration.is_some_and(|d| started.elapsed() >= d);
         if stop_now && stopping.is_none() {
             stopping = Some(Instant::now());
@@ -363,6 +372,8 @@ pub fn run(config: &RunConfig, options: RunOptions) -> Result<RunSummary, RunErr
     }
     threads_stop.store(true, Ordering::Relaxed);
     drop(action_tx);
+    // The session's last word: both chains as they end, signed.
+    checkpoint(&config.journal_dir, c.core, c.signer, &mut c.summary.checkpoints);
     let engine = core.engine();
     summary.open_orders = engine.orders().filter(|o| !o.status.is_terminal()).count();
     summary.halted = engine.is_halted();
@@ -371,6 +382,18 @@ pub fn run(config: &RunConfig, options: RunOptions) -> Result<RunSummary, RunErr
     summary.input_head = head.chain_head;
     summary.input_seq = head.last_seq;
     Ok(summary)
+}
+
+/// Sign both journals' last commits and append the checkpoint to the session's file. A failure
+/// is reported and the session goes on: the journals are intact, only this evidence is missing.
+fn checkpoint(dir: &Path, core: &CoreLoop, signer: &mut dyn Signer, count: &mut u64) {
+    let (input, output) = (core.input_head(), core.output_head());
+    let head = |c: starlog_journal::Commit| Head { seq: c.last_seq, chain: c.chain_head };
+    let signed = Checkpoint::sign(signer, now_ns(), head(input), head(output));
+    match signed.map_err(|e| e.to_string()).and_then(|c| checkpoint::append(dir, &c).map_err(|e| e.to_string())) {
+        Ok(()) => *count += 1,
+        Err(e) => eprintln!("starlog run: checkpoint not written: {e}"),
+    }
 }
 
 /// The core's mutable parts, for one step.
