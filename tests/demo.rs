@@ -21,6 +21,9 @@ fn the_demo_trades_verifies_and_replays_identically_in_another_process() {
         assert!(summary.get(key).is_some(), "{key} in {summary}");
     }
     assert_eq!(summary["replay_identical"], true, "{summary}");
+    // A checkpoint at exit at least, and its anchor on the ledger.
+    assert!(summary["checkpoints_verified"].as_u64().unwrap() >= 1, "{summary}");
+    assert!(summary["anchors_verified"].as_u64().unwrap() >= 1, "{summary}");
     assert!(summary["orders"].as_u64().unwrap() > 0, "{summary}");
     assert_eq!(summary["open_orders_at_exit"], 0, "{summary}");
 

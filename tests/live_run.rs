@@ -251,6 +251,71 @@ fn the_market_maker_quotes_gets_filled_and_cancels_on_exit() {
     assert_replays_identically(&session);
 }
 
+/// Checkpoints anchored on the ledger from a second account: `audit verify --anchors` finds
+/// them through Horizon and matches each to a checkpoint of the session; a checkpoints file
+/// rewritten afterwards (the anchored checkpoint gone) no longer matches the ledger.
+#[test]
+fn checkpoints_are_anchored_on_the_ledger_and_a_rewrite_is_caught() {
+    let sim = Sim::start();
+    let account = sim.trader();
+    let anchor_seed = Seed::from_bytes([0xA5; 32]);
+    let anchor_account = anchor_seed.public_key();
+    sim.get(&format!("/friendbot?addr={anchor_account}"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(&sim, &account, dir.path());
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("\n[audit]\ncheckpoint_secs = 1\nanchor_key = \"env:STARLOG_TEST_ANCHOR\"\nanchor_secs = 2\n");
+    std::fs::write(&path, text).unwrap();
+    // Anchoring from the trading account itself is refused (its sequence numbers are the
+    // pipeline's), in one line.
+    let same = starlog(&["run", "--config", path.to_str().unwrap(), "--seconds", "5"])
+        .env("STARLOG_TEST_ANCHOR", Seed::from_bytes(SEED).to_strkey().as_str())
+        .output()
+        .unwrap();
+    assert!(!same.status.success());
+    let stderr = String::from_utf8_lossy(&same.stderr);
+    assert!(stderr.contains("anchor_key must be another account's key") && stderr.lines().count() == 1, "{stderr}");
+    assert!(!dir.path().join("session").exists(), "refused before anything was journaled");
+    let output = starlog(&["run", "--config", path.to_str().unwrap(), "--seconds", "5"])
+        .env("STARLOG_TEST_ANCHOR", anchor_seed.to_strkey().as_str())
+        .output()
+        .unwrap();
+    let s = summary(&output);
+    assert!(s["checkpoints"].as_u64().unwrap() >= 3, "{s}");
+    assert!(s["anchors"].as_u64().unwrap() >= 2, "{s}");
+    let session = dir.path().join("session");
+    let (session_arg, key, anchors) = (session.to_str().unwrap(), account.to_string(), anchor_account.to_string());
+    let verify = |extra: &[&str]| {
+        let mut args =
+            vec!["audit", "verify", session_arg, "--key", &key, "--anchors", &anchors, "--horizon", &sim.url];
+        args.extend_from_slice(extra);
+        starlog(&args).output().unwrap()
+    };
+    let ok = verify(&[]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let text = String::from_utf8_lossy(&ok.stdout);
+    let anchored = s["anchors"].as_u64().unwrap();
+    assert!(text.contains(&format!("anchors: ok: {anchored} on the ledger by {anchors}")), "{text}");
+    // The anchor account is not ours to trade with, and the trading account saw no intrusion.
+    assert_eq!(s["intrusions"], 0, "{s}");
+    // The checkpoints file rewritten without its last line (the exit checkpoint, anchored):
+    // the file still verifies by itself, but the ledger says otherwise.
+    let file = session.join("checkpoints");
+    let lines: Vec<String> = std::fs::read_to_string(&file).unwrap().lines().map(str::to_owned).collect();
+    std::fs::write(&file, lines[..lines.len() - 1].join("\n") + "\n").unwrap();
+    let alone = starlog(&["audit", "verify", session_arg, "--key", &key]).output().unwrap();
+    assert!(alone.status.success(), "{}", String::from_utf8_lossy(&alone.stderr));
+    let caught = verify(&[]);
+    assert!(!caught.status.success());
+    let stderr = String::from_utf8_lossy(&caught.stderr);
+    assert!(stderr.contains("which is no checkpoint of this session"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    // The trading account published no anchors for this session: that is an error, not a pass.
+    let none = starlog(&["audit", "verify", session_arg, "--anchors", &key, "--horizon", &sim.url]).output().unwrap();
+    assert!(!none.status.success());
+    assert!(String::from_utf8_lossy(&none.stderr).contains("published none for this session"));
+}
+
 /// `starlog replay` in a fresh process reproduces every output; an altered code path is caught
 /// at its first divergent output.
 fn assert_replays_identically(session: &Path) {

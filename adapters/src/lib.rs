@@ -1,9 +1,10 @@
 //! starlog-adapters: the I/O side — the core loop that joins journal and engine, key stores and
 //! signers, Stellar transactions (XDR build, hash, sign, result parsing), the signing policy,
 //! Horizon's event streams and JSON read into engine inputs, and signed checkpoints of the
-//! journals' hash chains.
+//! journals' hash chains with their anchors on the ledger.
 #![forbid(unsafe_code)]
 
+pub mod anchor;
 pub mod checkpoint;
 pub mod core_loop;
 pub mod horizon;

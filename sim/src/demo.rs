@@ -7,8 +7,11 @@
 //! 3. The live process (`starlog run`'s code: Horizon client, journal, engine, market maker,
 //!    submission pipeline) trades on the venue for the given time, then stops as on Ctrl-C:
 //!    halt, cancel our offers, wait for them to settle.
-//! 4. The session is verified (checksums and hash chain) and replayed through a fresh engine,
-//!    and the summary says what happened and whether the replay was identical.
+//! 4. While it trades, the live process signs checkpoints of both journals' chains and anchors
+//!    them on the venue's ledger from a second account (also friendbot-funded).
+//! 5. The session is verified (checksums and hash chain, the checkpoints against the trading
+//!    key, the anchors on the ledger) and replayed through a fresh engine, and the summary says
+//!    what happened and whether the replay was identical.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,10 +20,12 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use starlog_adapters::core_loop::{INPUT_DIR, OUTPUT_DIR};
+use starlog_adapters::horizon::client::{ClientConfig, HorizonClient};
 use starlog_adapters::keys::{OpenOptions, SecretSource, SecurityLevel, Seed, SeedSigner, Signer, StoreKind};
 use starlog_adapters::live::config::RunConfig;
 use starlog_adapters::live::run::{self, RunOptions, RunSummary};
 use starlog_adapters::stellar::{asset_to_xdr, muxed_to_xdr};
+use starlog_adapters::{anchor, checkpoint};
 use starlog_engine::AccountId;
 use starlog_journal::JournalReader;
 use stellar_xdr as xdr;
@@ -53,12 +58,25 @@ pub struct DemoSummary {
     pub output_records: u64,
     pub journal_bytes: u64,
     pub output_head: [u8; 32],
+    /// Signed checkpoints verified against the trading key, and anchors of them found on the
+    /// ledger (with the latest one's ledger).
+    pub checkpoints: usize,
+    pub anchors: usize,
+    pub anchored_ledger: Option<u32>,
 }
 
 /// The demo's trading key: derived from the seed, so a demo run is repeatable.
 fn trader_seed(seed: u64) -> Seed {
     let mut h = Sha256::new();
     h.update(b"starlog demo trader");
+    h.update(seed.to_le_bytes());
+    Seed::from_bytes(h.finalize().into())
+}
+
+/// The demo's anchor account key, derived likewise.
+fn anchor_seed(seed: u64) -> Seed {
+    let mut h = Sha256::new();
+    h.update(b"starlog demo anchor");
     h.update(seed.to_le_bytes());
     Seed::from_bytes(h.finalize().into())
 }
@@ -140,6 +158,11 @@ order_amount_stroops_max = 2000000000
 [timing]
 timer_ms = 250
 account_poll_ms = 1000
+
+[audit]
+checkpoint_secs = 5
+anchor_key = "env:STARLOG_DEMO_ANCHOR_SEED"
+anchor_secs = 10
 "#,
         url = server.url(),
         dir = dir.display(),
@@ -160,6 +183,8 @@ pub fn run_demo(config: &DemoConfig, stop: Arc<AtomicBool>) -> Result<DemoSummar
     let server = Server::start(server_config)?;
     let seed = trader_seed(config.seed);
     let account = fund(&server, &seed, 2_000 * 10_000_000)?;
+    let anchor = anchor_seed(config.seed);
+    server.with_venue(|v| v.friendbot(&anchor.public_key())).map_err(|e| failed("friendbot (anchor)", e))?;
     let (usd, passphrase) = server.with_venue(|v| {
         let usd = v.market().map(|m| m.asset().to_string()).unwrap_or_default();
         (usd, v.config().ledger.network_passphrase.clone())
@@ -178,11 +203,17 @@ pub fn run_demo(config: &DemoConfig, stop: Arc<AtomicBool>) -> Result<DemoSummar
             pin: SecretSource::Env("STARLOG_DEMO_UNUSED".into()),
         },
         signer: Some(Box::new(SeedSigner::new(&seed, StoreKind::Env, "env:STARLOG_DEMO_SEED".into()))),
+        anchor_signer: Some(Box::new(SeedSigner::new(&anchor, StoreKind::Env, "env:STARLOG_DEMO_ANCHOR_SEED".into()))),
     };
     let run = run::run(&run_config, options)?;
     let fills = server.with_venue(|v| {
         v.ledger().history().trades.iter().filter(|t| t.maker == account || t.taker == account).count() as u64
     });
+    // The evidence, checked as a third party would: checkpoints by the trading key, anchors on
+    // the ledger through Horizon.
+    let checkpoints = checkpoint::verify(&session, Some(&account))?;
+    let client = HorizonClient::new(ClientConfig::new(&server.url()));
+    let anchors = anchor::verify(&session, &client, &anchor.public_key())?;
     server.stop();
 
     let mut records = [0u64; 2];
@@ -210,5 +241,8 @@ pub fn run_demo(config: &DemoConfig, stop: Arc<AtomicBool>) -> Result<DemoSummar
         output_records: records[1],
         journal_bytes,
         output_head,
+        checkpoints: checkpoints.checkpoints,
+        anchors: anchors.anchors,
+        anchored_ledger: anchors.latest.map(|(found, _, _)| found.ledger),
     })
 }

@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use starlog_adapters::checkpoint;
+use starlog_adapters::horizon::client::{ClientConfig, HorizonClient};
+use starlog_adapters::{anchor, checkpoint};
 use starlog_engine::AccountId;
 use starlog_journal::{JournalReader, VerifyReport, hex};
 
@@ -21,6 +22,12 @@ pub enum Audit {
         /// against the key the checkpoint names, which an editor of the files could replace.
         #[arg(long, value_name = "G...")]
         key: Option<String>,
+        /// Also check the session against the anchors this account published on the ledger.
+        #[arg(long, value_name = "G...", requires = "horizon")]
+        anchors: Option<String>,
+        /// The Horizon to read the anchors from (any Horizon of the network).
+        #[arg(long, value_name = "URL")]
+        horizon: Option<String>,
     },
     /// The timeline of a session: each input, then the outputs it produced (decisions with
     /// reject codes, order changes, intents, incidents and responses, operator controls).
@@ -54,9 +61,11 @@ pub enum Audit {
 
 pub fn run(cmd: Audit) -> CmdResult {
     match cmd {
-        Audit::Verify { dir, key } => {
+        Audit::Verify { dir, key, anchors, horizon } => {
             let key = key.map(|k| k.parse::<AccountId>().map_err(|e| CmdError::flag("--key", e))).transpose()?;
-            verify(&dir, key.as_ref())
+            let anchors =
+                anchors.map(|k| k.parse::<AccountId>().map_err(|e| CmdError::flag("--anchors", e))).transpose()?;
+            verify(&dir, key.as_ref(), anchors.as_ref().zip(horizon.as_deref()))
         }
         Audit::Show { dir, from, to, kinds, format } => {
             let from = integer::<u64>("--from", &from)?;
@@ -117,7 +126,7 @@ fn has_segments(dir: &Path) -> bool {
         .unwrap_or(false)
 }
 
-fn verify(dir: &Path, key: Option<&AccountId>) -> CmdResult {
+fn verify(dir: &Path, key: Option<&AccountId>, anchors: Option<(&AccountId, &str)>) -> CmdResult {
     let mut lines = Vec::new();
     for (name, path) in journals(dir) {
         let label = if name.is_empty() { String::new() } else { format!("{name}: ") };
@@ -149,6 +158,20 @@ fn verify(dir: &Path, key: Option<&AccountId>) -> CmdResult {
                     output.seq
                 ));
             }
+        }
+    }
+    if let Some((account, url)) = anchors {
+        if !session {
+            return Err(CmdError::flag("--anchors", "takes a session directory").into());
+        }
+        let client = HorizonClient::new(ClientConfig::new(url));
+        let report = anchor::verify(dir, &client, account).map_err(|e| CmdError::new(format!("anchors: {e}")))?;
+        match report.latest {
+            None => return Err(CmdError::new(format!("anchors: {account} published none for this session ({})", report.tag)).into()),
+            Some((found, input_seq, output_seq)) => lines.push(format!(
+                "anchors: ok: {} on the ledger by {account}, each a checkpoint of this session; the latest (ledger {}, {}) pins input seq {input_seq} and output seq {output_seq}",
+                report.anchors, found.ledger, found.closed_at
+            )),
         }
     }
     for l in lines {

@@ -71,6 +71,8 @@ fn to_json(s: &DemoSummary) -> serde_json::Value {
         "journal": { "inputs": s.input_records, "outputs": s.output_records, "bytes": s.journal_bytes,
                      "input_chain_head": starlog_journal::hex(&s.run.input_head),
                      "output_chain_head": starlog_journal::hex(&s.output_head) },
+        "checkpoints_verified": s.checkpoints,
+        "anchors_verified": s.anchors,
         "state_hash": starlog_journal::hex(&s.replay.state_hash),
         "replay_identical": s.replay.divergence.is_none(),
     })
@@ -109,6 +111,12 @@ fn print_text(s: &DemoSummary) {
         s.input_records, s.output_records, s.journal_bytes
     );
     println!("chain head   {}", starlog_journal::hex(&s.run.input_head));
+    println!(
+        "evidence     {} signed checkpoints verified against the trading key; {} anchored on the ledger{}",
+        s.checkpoints,
+        s.anchors,
+        s.anchored_ledger.map(|l| format!(" (latest in ledger {l})")).unwrap_or_default()
+    );
     match &s.replay.divergence {
         None => println!("replay:      identical (state hash {})", starlog_journal::hex(&s.replay.state_hash)),
         Some(d) => println!("replay:      DIVERGED at input {} output {}", d.input_seq, d.output_index),

@@ -38,7 +38,8 @@ pub fn run(args: RunArgs) -> CmdResult {
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .map_err(|e| CmdError::new(format!("cannot install the signal handler: {e}")))?;
     }
-    let options = RunOptions { stop, duration: seconds.map(Duration::from_secs), open, signer: None };
+    let options =
+        RunOptions { stop, duration: seconds.map(Duration::from_secs), open, signer: None, anchor_signer: None };
     let summary = run::run(&config, options)?;
     println!(
         "{}",
@@ -55,6 +56,8 @@ pub fn run(args: RunArgs) -> CmdResult {
             "halted": summary.halted,
             "locked_down": summary.locked_down,
             "input_seq": summary.input_seq,
+            "checkpoints": summary.checkpoints,
+            "anchors": summary.anchors,
             "chain_head": starlog_journal::hex(&summary.input_head),
         })
     );

@@ -26,6 +26,11 @@
 //! [risk]                            # any of the engine's limits, by name
 //! order_amount_stroops_max = 10000000000
 //!
+//! [audit]
+//! checkpoint_secs = 60              # signed chain checkpoints (and one at exit)
+//! anchor_key = "file:/keys/anchor.key" # optional: publish checkpoints on the ledger from this account
+//! anchor_secs = 300
+//!
 //! [fees]
 //! fee_per_op_stroops_max = 10000
 //! validity_secs = 30
@@ -102,11 +107,15 @@ struct Raw {
 struct RawAudit {
     /// Sign both journals' chain heads this often (0: never; one is always taken at exit).
     checkpoint_secs: u64,
+    /// The anchor account's key (a key URI): anchoring is on when it is set.
+    anchor_key: Option<String>,
+    /// Publish the latest checkpoint on the ledger this often (0: only at exit).
+    anchor_secs: u64,
 }
 
 impl Default for RawAudit {
     fn default() -> RawAudit {
-        RawAudit { checkpoint_secs: 60 }
+        RawAudit { checkpoint_secs: 60, anchor_key: None, anchor_secs: 300 }
     }
 }
 
@@ -251,6 +260,10 @@ pub struct RunConfig {
     pub exit_wait_ms: u64,
     /// Signed chain checkpoints every this many seconds (0: only at exit).
     pub checkpoint_secs: u64,
+    /// Chain anchoring on the ledger from this account's key (`None`: off), every
+    /// `anchor_secs` (0: only at exit).
+    pub anchor_key: Option<KeyUri>,
+    pub anchor_secs: u64,
 }
 
 /// Risk limits when the file sets none: small, so that a fresh configuration cannot trade big.
@@ -304,6 +317,8 @@ impl RunConfig {
         };
         let account: AccountId = raw.account.parse().map_err(|e| bad("account", &e))?;
         let signer = KeyUri::parse(&raw.signer).map_err(|e| bad("signer", &e))?;
+        let anchor_key =
+            raw.audit.anchor_key.as_deref().map(KeyUri::parse).transpose().map_err(|e| bad("audit.anchor_key", &e))?;
         let security_level: SecurityLevel =
             raw.security_level.as_deref().unwrap_or("DEVELOPMENT").parse().map_err(|e| bad("security_level", &e))?;
         let validation_level = match raw.validation_level.as_deref().unwrap_or("STANDARD") {
@@ -393,6 +408,8 @@ impl RunConfig {
             fee_poll_ms: raw.timing.fee_poll_ms,
             exit_wait_ms: raw.timing.exit_wait_ms,
             checkpoint_secs: raw.audit.checkpoint_secs,
+            anchor_key,
+            anchor_secs: raw.audit.anchor_secs,
         })
     }
 }

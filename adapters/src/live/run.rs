@@ -40,6 +40,7 @@ use starlog_journal::JournalReader;
 
 use super::config::RunConfig;
 use super::pipeline::{Action, Pipeline, PipelineConfig};
+use crate::anchor::{self, Anchorer};
 use crate::checkpoint::{self, Checkpoint, Head};
 use crate::core_loop::{CoreError, CoreLoop, INPUT_DIR, OUTPUT_DIR};
 use crate::horizon::client::{ClientConfig, HorizonClient, HorizonError, Submitted};
@@ -66,6 +67,8 @@ pub struct RunOptions {
     pub open: OpenOptions,
     /// A signer opened by the caller (the demo's in-process key) instead of `config.signer`.
     pub signer: Option<Box<dyn Signer>>,
+    /// An anchor account's signer opened by the caller: anchoring on, whatever the config says.
+    pub anchor_signer: Option<Box<dyn Signer>>,
 }
 
 /// What a run did.
@@ -85,8 +88,10 @@ pub struct RunSummary {
     pub locked_down: bool,
     pub input_head: [u8; 32],
     pub input_seq: u64,
-    /// Signed chain checkpoints written (see `checkpoint`).
+    /// Signed chain checkpoints written (see `checkpoint`), and anchors of them published on
+    /// the ledger (see `anchor`).
     pub checkpoints: u64,
+    pub anchors: u64,
 }
 
 /// Why a run stopped with an error, by who is to blame.
@@ -231,6 +236,17 @@ pub fn run(config: &RunConfig, options: RunOptions) -> Result<RunSummary, RunErr
     if signer.public_key() != config.account {
         return Err(RunError::Signer(format!("{} is not the key of account {}", config.signer, config.account)));
     }
+    // The anchor account's key, checked before anything is journaled.
+    let anchor_signer = match (options.anchor_signer, &config.anchor_key) {
+        (Some(signer), _) => Some(signer),
+        (None, Some(uri)) => Some(keys::open_signer(uri, &options.open)?),
+        (None, None) => None,
+    };
+    if anchor_signer.as_ref().is_some_and(|s| s.public_key() == config.account) {
+        return Err(RunError::Config(
+            "audit.anchor_key must be another account's key than the trading account's".into(),
+        ));
+    }
     let mut engine = Engine::new(config.engine).map_err(|e| RunError::Config(e.to_string()))?;
     engine.set_strategy(config.strategy.build());
     let journaled = scan(&config.journal_dir)?;
@@ -316,15 +332,36 @@ pub fn run(config: &RunConfig, options: RunOptions) -> Result<RunSummary, RunErr
     for action in actions.drain(..) {
         let _ = action_tx.send(action);
     }
+    // Anchoring (the session start is journaled now: its tag can be computed).
+    let anchors = match anchor_signer {
+        Some(signer) => {
+            let tag = anchor::session_tag(&config.journal_dir).map_err(RunError::Config)?;
+            let fee = u32::try_from(c.pipeline.fee_per_op_stroops()).unwrap_or(u32::MAX);
+            let anchorer =
+                Anchorer::new(client.clone(), signer, config.network.clone(), tag, fee, config.validity_secs);
+            Some(spawn_anchorer(anchorer, config.journal_dir.clone()))
+        }
+        None => None,
+    };
+    let mut last_anchor = Instant::now();
 
     let started = Instant::now();
     let mut stopping: Option<Instant> = None;
     let mut last_cancel_all = Instant::now();
     let mut last_checkpoint = Instant::now();
     loop {
-        if config.checkpoint_secs > 0 && last_checkpoint.elapsed() >= Duration::from_secs(config.checkpoint_secs) {
+        let anchor_due = anchors.is_some()
+            && config.anchor_secs > 0
+            && last_anchor.elapsed() >= Duration::from_secs(config.anchor_secs);
+        let checkpoint_due =
+            config.checkpoint_secs > 0 && last_checkpoint.elapsed() >= Duration::from_secs(config.checkpoint_secs);
+        if checkpoint_due || anchor_due {
             last_checkpoint = Instant::now();
-            checkpoint(&config.journal_dir, c.core, c.signer, &mut c.summary.checkpoints);
+            let digest = checkpoint(&config.journal_dir, c.core, c.signer, &mut c.summary.checkpoints);
+            if let (true, Some(digest), Some((to_anchor, _))) = (anchor_due, digest, &anchors) {
+                last_anchor = Instant::now();
+                let _ = to_anchor.send(digest);
+            }
         }
         let stop_now = options.stop.load(Ordering::Relaxed) || options.duration.is_some_and(|d| started.elapsed() >= d);
         if stop_now && stopping.is_none() {
@@ -372,8 +409,15 @@ pub fn run(config: &RunConfig, options: RunOptions) -> Result<RunSummary, RunErr
     }
     threads_stop.store(true, Ordering::Relaxed);
     drop(action_tx);
-    // The session's last word: both chains as they end, signed.
-    checkpoint(&config.journal_dir, c.core, c.signer, &mut c.summary.checkpoints);
+    // The session's last word: both chains as they end, signed (and anchored).
+    let digest = checkpoint(&config.journal_dir, c.core, c.signer, &mut c.summary.checkpoints);
+    if let Some((to_anchor, thread)) = anchors {
+        if let Some(digest) = digest {
+            let _ = to_anchor.send(digest);
+        }
+        drop(to_anchor);
+        c.summary.anchors = thread.join().unwrap_or(0);
+    }
     let engine = core.engine();
     summary.open_orders = engine.orders().filter(|o| !o.status.is_terminal()).count();
     summary.halted = engine.is_halted();
@@ -384,16 +428,58 @@ pub fn run(config: &RunConfig, options: RunOptions) -> Result<RunSummary, RunErr
     Ok(summary)
 }
 
-/// Sign both journals' last commits and append the checkpoint to the session's file. A failure
-/// is reported and the session goes on: the journals are intact, only this evidence is missing.
-fn checkpoint(dir: &Path, core: &CoreLoop, signer: &mut dyn Signer, count: &mut u64) {
+/// Sign both journals' last commits and append the checkpoint to the session's file; its
+/// digest. A failure is reported and the session goes on: the journals are intact, only this
+/// evidence is missing.
+fn checkpoint(dir: &Path, core: &CoreLoop, signer: &mut dyn Signer, count: &mut u64) -> Option<[u8; 32]> {
     let (input, output) = (core.input_head(), core.output_head());
     let head = |c: starlog_journal::Commit| Head { seq: c.last_seq, chain: c.chain_head };
-    let signed = Checkpoint::sign(signer, now_ns(), head(input), head(output));
-    match signed.map_err(|e| e.to_string()).and_then(|c| checkpoint::append(dir, &c).map_err(|e| e.to_string())) {
-        Ok(()) => *count += 1,
-        Err(e) => eprintln!("starlog run: checkpoint not written: {e}"),
+    let signed = Checkpoint::sign(signer, now_ns(), head(input), head(output)).map_err(|e| e.to_string());
+    match signed.and_then(|c| checkpoint::append(dir, &c).map(|()| c).map_err(|e| e.to_string())) {
+        Ok(c) => {
+            *count += 1;
+            Some(c.digest())
+        }
+        Err(e) => {
+            eprintln!("starlog run: checkpoint not written: {e}");
+            None
+        }
     }
+}
+
+/// The anchoring thread: publishes each digest it is sent, in order, and notes each published
+/// anchor in `DIR/anchors` (a convenience; the ledger is the evidence). Returns how many were
+/// published.
+fn spawn_anchorer(mut anchorer: Anchorer, dir: std::path::PathBuf) -> (Sender<[u8; 32]>, std::thread::JoinHandle<u64>) {
+    let (tx, rx) = unbounded::<[u8; 32]>();
+    let thread = std::thread::spawn(move || {
+        let mut published = 0u64;
+        for digest in rx {
+            match anchorer.publish(&digest, now_s()) {
+                Ok(p) => {
+                    published += 1;
+                    let line = format!(
+                        "{{\"digest\":\"{}\",\"hash\":\"{}\",\"ledger\":{},\"account\":\"{}\"}}\n",
+                        starlog_journal::hex(&p.digest),
+                        starlog_journal::hex(&p.hash),
+                        p.ledger,
+                        anchorer.account()
+                    );
+                    let noted = std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(dir.join("anchors"))
+                        .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+                    if let Err(e) = noted {
+                        eprintln!("starlog run: anchor published but not noted: {e}");
+                    }
+                }
+                Err(e) => eprintln!("starlog run: anchor not published: {e}"),
+            }
+        }
+        published
+    });
+    (tx, thread)
 }
 
 /// The core's mutable parts, for one step.
