@@ -476,6 +476,9 @@ fn a_second_client_trading_from_our_account_locks_down() {
         serde_json::from_slice(&out.stdout).unwrap()
     };
     let (before, after) = (state(seq - 1), state(seq));
+    let full = starlog(&["audit", "state", session, "--at", &seq.to_string(), "--no-snapshots"]).output().unwrap();
+    assert!(full.status.success(), "{}", String::from_utf8_lossy(&full.stderr));
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&full.stdout).unwrap(), after, "a full replay agrees");
     assert_eq!(before["locked_down"], false, "{before}");
     assert!(!before["open_orders"].as_array().unwrap().is_empty(), "quoting before: {before}");
     assert_eq!(after["locked_down"], true, "{after}");

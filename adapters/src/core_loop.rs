@@ -9,10 +9,25 @@
 //! another. Time enters only through the clock closure the caller supplies, clamped so that it
 //! never goes backwards.
 //!
-//! Restart: opening a session directory that already has journals replays every input into a
-//! fresh engine and regenerates the outputs of inputs whose outputs were not all journaled
-//! before the crash (checking that the ones that were are byte-identical), so nothing is lost
-//! and nothing is emitted twice.
+//! Restart: opening a session directory that already has journals brings the engine up to the
+//! input journal's head and regenerates the outputs of inputs whose outputs were not all
+//! journaled before the crash (checking that the ones that were are byte-identical), so nothing
+//! is lost and nothing is emitted twice.
+//!
+//! Snapshots ([`crate::snapshots`]): every [`SnapshotPolicy::every_inputs`] inputs, after the
+//! batch's outputs are committed, the loop writes the engine's snapshot to `snapshots/` (so the
+//! outputs of every input up to a snapshot's seq are journaled before the snapshot exists), and
+//! keeps the newest few. A restart then starts from a snapshot instead of the first input:
+//!
+//! - Snapshots with a seq past the input journal's head describe inputs the journal no longer
+//!   has (a crash lost them): they are deleted, since new inputs will take those seqs.
+//! - The divergence check re-applies the last input that has journaled outputs and compares
+//!   them. So resume takes the newest snapshot that restores cleanly from those *before* that
+//!   input; only if there is none does it take a newer one (up to the head), for which the
+//!   check has nothing left to compare (everything up to it was journaled by the code that
+//!   wrote the snapshot).
+//! - A snapshot that does not restore (corrupt, another format, configuration or strategy) is
+//!   skipped with a warning; with none left, the loop replays from the first input as before.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -24,6 +39,8 @@ use starlog_engine::engine::Engine;
 use starlog_engine::events::{self, Input};
 use starlog_engine::outputs::{self, Intent, Output, OutputRecord};
 use starlog_journal::{Durability, JournalOptions, JournalReader, JournalWriter, Tailer};
+
+use crate::snapshots::{self, SnapshotPolicy};
 
 /// Subdirectories of a session directory.
 pub const INPUT_DIR: &str = "input";
@@ -42,6 +59,8 @@ pub enum CoreError {
     /// On restart, the engine did not reproduce an output already journaled: the code that
     /// produced the journal is not the code running now.
     Divergence { input_seq: u64, output_index: usize },
+    /// The snapshot directory cannot be listed or cleaned up (I/O).
+    Snapshot(String),
 }
 
 impl fmt::Display for CoreError {
@@ -54,6 +73,7 @@ impl fmt::Display for CoreError {
                 f,
                 "restart diverged: output {output_index} of input {input_seq} differs from the journaled one (is this the same engine version?)"
             ),
+            CoreError::Snapshot(e) => write!(f, "snapshots: {e}"),
         }
     }
 }
@@ -86,6 +106,12 @@ pub struct CoreLoop {
     scratch: Vec<Output>,
     buf: AlignedVec,
     last_ts: i64,
+    snapshots: SnapshotPolicy,
+    /// Seq of the newest snapshot written or found (0: none).
+    snapshot_seq: u64,
+    /// The input seq the engine was restored from on open (0: replayed from the start).
+    restored_from: u64,
+    snapshot_buf: Vec<u8>,
 }
 
 impl fmt::Debug for CoreLoop {
@@ -96,12 +122,24 @@ impl fmt::Debug for CoreLoop {
 
 impl CoreLoop {
     /// Open (or create) the session in `dir` with a fresh `engine`; on an existing session,
-    /// bring the engine up to date from the journals (see the module docs).
+    /// bring the engine up to date from its snapshots and journals (see the module docs).
+    /// Snapshots follow the default [`SnapshotPolicy`].
     pub fn open(
         dir: &Path,
         engine: Engine,
         durability: Durability,
         segment_size_bytes: u64,
+    ) -> Result<CoreLoop, CoreError> {
+        CoreLoop::open_with(dir, engine, durability, segment_size_bytes, SnapshotPolicy::default())
+    }
+
+    /// [`CoreLoop::open`] with a snapshot policy of the caller's.
+    pub fn open_with(
+        dir: &Path,
+        engine: Engine,
+        durability: Durability,
+        segment_size_bytes: u64,
+        snapshots: SnapshotPolicy,
     ) -> Result<CoreLoop, CoreError> {
         let opts = JournalOptions { segment_size_bytes, durability, sync_hook: None };
         let (input, _) = JournalWriter::open(dir.join(INPUT_DIR), opts.clone())?;
@@ -116,32 +154,75 @@ impl CoreLoop {
             scratch: Vec::new(),
             buf: AlignedVec::new(),
             last_ts: i64::MIN,
+            snapshots,
+            snapshot_seq: 0,
+            restored_from: 0,
+            snapshot_buf: Vec::new(),
         };
         core.resume()?;
         Ok(core)
     }
 
-    /// Apply every input already journaled; journal the outputs that are missing.
+    /// The outputs already journaled for the last input that has any: its seq (0: no outputs),
+    /// and their payloads (only the last input's may be incomplete). Found by binary search on
+    /// the output journal (outputs are in input order), not by reading all of it.
+    fn journaled_tail(&self) -> Result<(u64, Vec<Vec<u8>>), CoreError> {
+        let reader = JournalReader::open(self.dir.join(OUTPUT_DIR))?;
+        let last_seq = self.output.next_seq().saturating_sub(1);
+        let input_seq_of = |seq: u64| -> Result<u64, CoreError> {
+            let rec = reader.get(seq)?.ok_or(CoreError::Decode { journal: "output", seq })?;
+            Ok(outputs::access(rec.payload)
+                .map_err(|_| CoreError::Decode { journal: "output", seq })?
+                .input_seq
+                .to_native())
+        };
+        if last_seq < reader.first_seq() || last_seq == 0 {
+            return Ok((0, Vec::new()));
+        }
+        let last = input_seq_of(last_seq)?;
+        // The first output record of input `last`.
+        let (mut lo, mut hi) = (reader.first_seq(), last_seq);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if input_seq_of(mid)? < last { lo = mid + 1 } else { hi = mid }
+        }
+        let mut tail = Vec::new();
+        for rec in reader.iter_from(lo)? {
+            tail.push(rec?.payload.to_vec());
+        }
+        Ok((last, tail))
+    }
+
+    /// Restore the engine from the best snapshot for this journal (see the module docs), if
+    /// any; returns the seq it reflects (0: none, replay from the start).
+    fn restore_snapshot(&mut self, last_with_outputs: u64) -> Result<u64, CoreError> {
+        let head = self.input.next_seq().saturating_sub(1);
+        let io = |e: std::io::Error| CoreError::Snapshot(e.to_string());
+        for (seq, path) in snapshots::list(&self.dir).map_err(io)? {
+            if seq > head {
+                eprintln!("warning: deleting snapshot {}: the input journal ends at seq {head}", path.display());
+                std::fs::remove_file(&path).map_err(io)?;
+            }
+        }
+        let before = last_with_outputs.min(head.saturating_add(1)).saturating_sub(1);
+        let found = match snapshots::restore_newest(&self.dir, &self.engine, |seq| seq <= before) {
+            Some(found) => Some(found),
+            None => snapshots::restore_newest(&self.dir, &self.engine, |seq| seq > before && seq <= head),
+        };
+        self.snapshot_seq = snapshots::list(&self.dir).map_err(io)?.last().map_or(0, |(seq, _)| *seq);
+        let Some((seq, engine)) = found else { return Ok(0) };
+        self.engine = engine;
+        self.last_ts = self.engine.now_ns();
+        self.inputs = Tailer::open(self.dir.join(INPUT_DIR), seq.saturating_add(1))?;
+        Ok(seq)
+    }
+
+    /// Apply every input already journaled (after the snapshot restored, if any); journal the
+    /// outputs that are missing.
     fn resume(&mut self) -> Result<(), CoreError> {
         // Outputs already journaled, per input seq (only the last input's may be incomplete).
-        let (last_with_outputs, journaled) = {
-            let reader = JournalReader::open(self.dir.join(OUTPUT_DIR))?;
-            let mut last = 0u64;
-            let mut tail: Vec<Vec<u8>> = Vec::new();
-            for rec in reader.iter() {
-                let rec = rec?;
-                let seq = outputs::access(rec.payload)
-                    .map_err(|_| CoreError::Decode { journal: "output", seq: rec.seq })?
-                    .input_seq
-                    .to_native();
-                if seq != last {
-                    last = seq;
-                    tail.clear();
-                }
-                tail.push(rec.payload.to_vec());
-            }
-            (last, tail)
-        };
+        let (last_with_outputs, journaled) = self.journaled_tail()?;
+        self.restored_from = self.restore_snapshot(last_with_outputs)?;
         while let Some(rec) = self.inputs.poll()? {
             let (seq, ts) = (rec.seq, rec.timestamp_ns);
             let archived = events::access(rec.payload).map_err(|_| CoreError::Decode { journal: "input", seq })?;
@@ -167,11 +248,36 @@ impl CoreLoop {
             }
         }
         self.output.commit()?;
+        self.maybe_snapshot();
         Ok(())
     }
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The input seq of the snapshot the engine was restored from on open (0: it replayed the
+    /// session from the first input, or the session was new).
+    pub fn restored_from(&self) -> u64 {
+        self.restored_from
+    }
+
+    /// Write a snapshot if the policy says one is due (outputs of every input so far are
+    /// committed). A snapshot that cannot be written is reported on standard error and the loop
+    /// goes on: snapshots only shorten restarts, the journals are the record.
+    fn maybe_snapshot(&mut self) {
+        let policy = self.snapshots;
+        let seq = self.engine.last_seq();
+        if policy.every_inputs == 0 || seq < self.snapshot_seq.saturating_add(policy.every_inputs) {
+            return;
+        }
+        self.engine.snapshot_into(&mut self.snapshot_buf);
+        let written = snapshots::write(&self.dir, seq, &self.snapshot_buf)
+            .and_then(|_| snapshots::prune(&self.dir, policy.kept_max.max(1)));
+        if let Err(e) = written {
+            eprintln!("warning: snapshot at input {seq} not written: {e}");
+        }
+        self.snapshot_seq = seq;
     }
 
     /// Sequence, journal and apply one batch of inputs stamped at `now_ns` (clamped to never go
@@ -218,6 +324,8 @@ impl CoreLoop {
         }
         // 3. Outputs are committed with the same policy before intents leave the core.
         self.output.commit()?;
+        // 4. Only then, now and then, a snapshot of the engine.
+        self.maybe_snapshot();
         Ok(stats)
     }
 

@@ -11,4 +11,5 @@ pub mod horizon;
 pub mod keys;
 pub mod live;
 pub mod policy;
+pub mod snapshots;
 pub mod stellar;

@@ -118,6 +118,53 @@ impl Book {
     }
 }
 
+impl Book {
+    /// Snapshot encoding (see [`crate::snapshot`]): each side's levels (count, then price and
+    /// amount), then the time of the snapshot in force.
+    pub(crate) fn encode_snapshot(&self, out: &mut Vec<u8>) {
+        use crate::snapshot::{put_amount, put_len, put_opt_i64, put_price};
+        for side in [&self.bids, &self.asks] {
+            put_len(out, side.len());
+            for l in side {
+                put_price(out, l.price);
+                put_amount(out, l.amount);
+            }
+        }
+        put_opt_i64(out, self.updated_ns);
+    }
+
+    /// The book [`Book::encode_snapshot`] wrote, held to the rules [`Book::apply`] enforces
+    /// (at most 200 levels a side, positive amounts, strictly ordered, not crossed).
+    pub(crate) fn decode_snapshot(r: &mut crate::snapshot::Reader<'_>) -> Result<Book, crate::snapshot::SnapshotError> {
+        use crate::snapshot::corrupt;
+        let mut sides = [Vec::new(), Vec::new()];
+        for (side, strictly) in sides.iter_mut().zip([Ordering::Greater, Ordering::Less]) {
+            let n = r.len(16)?;
+            if n > BOOK_LEVELS_MAX {
+                return Err(corrupt("a book side has more than 200 levels"));
+            }
+            side.reserve_exact(n);
+            for _ in 0..n {
+                let level = BookLevel { price: r.price()?, amount: r.amount()? };
+                if level.amount.is_zero() {
+                    return Err(corrupt("a book level of amount 0"));
+                }
+                if side.last().is_some_and(|prev: &BookLevel| prev.price.cmp_value(level.price) != strictly) {
+                    return Err(corrupt("book levels out of price order"));
+                }
+                side.push(level);
+            }
+        }
+        let [bids, asks] = sides;
+        if let (Some(bid), Some(ask)) = (bids.first(), asks.first())
+            && bid.price.cmp_value(ask.price) != Ordering::Less
+        {
+            return Err(corrupt("a crossed book"));
+        }
+        Ok(Book { bids, asks, updated_ns: r.opt_i64()? })
+    }
+}
+
 /// Check a side's levels; returns its best price. `strictly` is how each price must compare
 /// with the next one (bids: Greater; asks: Less).
 fn validate(levels: &[ArchivedLevel], strictly: Ordering) -> Result<Option<Price>, BookError> {

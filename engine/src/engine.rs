@@ -6,6 +6,10 @@
 //! snapshots, operator controls, time, and order placement through every pre-trade check
 //! (engine state, throttle, risk limits, balances and reserves) into a decision and an intent.
 //! Transaction results, fills, incidents and strategies attach here next.
+//!
+//! The whole state can be written out and read back ([`Engine::snapshot`], [`Engine::restore`];
+//! the format is [`crate::snapshot`]'s), so that restarts and audit queries start from a recent
+//! state instead of the session's first input.
 
 use std::collections::BTreeMap;
 
@@ -23,9 +27,13 @@ use crate::reserves::{Balances, Commitment, Line};
 use crate::risk::{
     OrderContext, OrderRequest, RejectCode, RiskLimits, Side, ValidationLevel, check_order, check_state,
 };
+use crate::snapshot::{
+    self, Reader, SnapshotError, corrupt, put_amount, put_asset, put_bool, put_i64, put_i128, put_len, put_opt_price,
+    put_pair, put_price, put_u8, put_u16, put_u32, put_u64, put_u128,
+};
 use crate::state_hash::StateHasher;
 use crate::strategy::{Action, Strategy};
-use crate::throttle::{AccountSlot, ThrottleConfig, ThrottleConfigError, ThrottleOp, Throttler};
+use crate::throttle::{AccountSlot, LimitConfig, ThrottleConfig, ThrottleConfigError, ThrottleOp, Throttler};
 
 /// Reasons an input is refused (`InputRefused.reason`); stable codes.
 pub mod refused {
@@ -1091,6 +1099,447 @@ impl Engine {
         (self.halted, self.now_ns, self.last_seq, self.next_order, self.next_intent).hash(&mut h);
         h.finish_128()
     }
+}
+
+/// Snapshots (the format is [`crate::snapshot`]'s): the whole state out, and back in.
+impl Engine {
+    /// The configuration the engine was built with.
+    pub fn config(&self) -> EngineConfig {
+        self.config
+    }
+
+    /// The installed strategy, if any.
+    pub fn strategy(&self) -> Option<&dyn Strategy> {
+        self.strategy.as_deref()
+    }
+
+    /// The last input seq applied (0 before any).
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// The whole state as a snapshot (see [`crate::snapshot`] for the format).
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.snapshot_into(&mut out);
+        out
+    }
+
+    /// [`Engine::snapshot`] into `out` (cleared first), reusing its allocation.
+    pub fn snapshot_into(&self, out: &mut Vec<u8>) {
+        snapshot::frame(out, self.last_seq, self.state_hash(), |out| self.encode_body(out));
+    }
+
+    /// The engine a snapshot holds, for an engine built with `config` and `strategy` installed
+    /// (its parameters; its state comes from the snapshot). Refused: bytes that are not a sound
+    /// snapshot of this format version ([`SnapshotError::Corrupt`], [`SnapshotError::Version`]),
+    /// including a state whose recomputed hash is not the stored one; and a snapshot of another
+    /// configuration or strategy ([`SnapshotError::Mismatch`]). Never panics, whatever the bytes.
+    pub fn restore(
+        bytes: &[u8],
+        config: EngineConfig,
+        strategy: Option<&dyn Strategy>,
+    ) -> Result<Engine, SnapshotError> {
+        let (header, body) = snapshot::open(bytes)?;
+        let mut r = Reader::new(body);
+        let engine = Engine::decode_body(&mut r, config, strategy)?;
+        if !r.is_empty() {
+            return Err(corrupt("bytes after the state"));
+        }
+        if engine.last_seq != header.seq {
+            return Err(corrupt("the header's seq is not the state's"));
+        }
+        engine.check_aggregates().map_err(|_| corrupt("open-order aggregates do not match the orders"))?;
+        if engine.state_hash() != header.state_hash {
+            return Err(corrupt("the restored state's hash is not the stored one"));
+        }
+        Ok(engine)
+    }
+
+    /// [`Engine::restore`] for an engine set up like this one (its configuration and strategy
+    /// parameters; none of its state is used).
+    pub fn restore_like(&self, bytes: &[u8]) -> Result<Engine, SnapshotError> {
+        Engine::restore(bytes, self.config, self.strategy.as_deref())
+    }
+
+    fn encode_body(&self, out: &mut Vec<u8>) {
+        encode_config(out, &self.config);
+        encode_limits(out, &self.limits);
+        put_u8(out, self.validation as u8);
+        put_bool(out, self.session.is_some());
+        if let Some(s) = &self.session {
+            out.extend_from_slice(s.account.as_bytes());
+            put_len(out, s.pairs.len());
+            for p in &s.pairs {
+                put_pair(out, *p);
+            }
+            put_u8(out, s.security_level);
+            put_u64(out, s.seed);
+        }
+        put_len(out, self.books.len());
+        for b in &self.books {
+            b.encode_snapshot(out);
+        }
+        put_bool(out, self.balances.is_some());
+        if let Some(b) = &self.balances {
+            b.encode_snapshot(out);
+        }
+        put_len(out, self.orders.len());
+        for o in self.orders.values() {
+            encode_order(out, o);
+        }
+        put_len(out, self.exposure.len());
+        for e in &self.exposure {
+            put_u32(out, e.open);
+            put_i128(out, e.inventory_stroops);
+            for prices in [&e.bids, &e.asks] {
+                put_len(out, prices.len());
+                for (p, n) in prices {
+                    put_price(out, *p);
+                    put_u32(out, *n);
+                }
+            }
+        }
+        put_u32(out, self.open_total);
+        put_len(out, self.pnl.len());
+        for p in &self.pnl {
+            put_i128(out, p.cash_counter_stroops);
+            put_i128(out, p.position_base_stroops);
+            put_opt_price(out, p.last_price);
+            put_u128(out, p.last_trade_id);
+        }
+        put_len(out, self.offers.len());
+        for (offer, order) in &self.offers {
+            put_i64(out, *offer);
+            put_u64(out, *order);
+        }
+        put_i64(out, self.day);
+        put_i128(out, self.day_start_pnl_stroops);
+        put_len(out, self.intents.len());
+        for (id, ops) in &self.intents {
+            put_u64(out, *id);
+            put_len(out, ops.len());
+            for (order, cancel) in ops {
+                put_u64(out, *order);
+                put_bool(out, *cancel);
+            }
+        }
+        self.throttler.encode_snapshot(out);
+        self.incidents.encode_snapshot(out);
+        match &self.strategy {
+            Some(s) => {
+                s.encode_setup(out);
+                s.encode_state(out);
+            }
+            None => put_u8(out, snapshot::STRATEGY_NONE),
+        }
+        put_bool(out, self.halted);
+        put_i64(out, self.now_ns);
+        put_u64(out, self.last_seq);
+        put_u64(out, self.next_order);
+        put_u64(out, self.next_intent);
+    }
+
+    fn decode_body(
+        r: &mut Reader<'_>,
+        config: EngineConfig,
+        strategy: Option<&dyn Strategy>,
+    ) -> Result<Engine, SnapshotError> {
+        if decode_config(r)? != config {
+            return Err(SnapshotError::Mismatch { what: "the engine configuration" });
+        }
+        let limits = decode_limits(r)?;
+        let validation = ValidationLevel::from_code(r.u8()?).ok_or(corrupt("a validation level"))?;
+        let session = if r.bool()? {
+            let account = AccountId::from_bytes(r.array()?);
+            let n = r.len(2)?;
+            if n == 0 || n > usize::from(u16::MAX) {
+                return Err(corrupt("a session without pairs, or with too many"));
+            }
+            let mut pairs = Vec::with_capacity(n);
+            for _ in 0..n {
+                pairs.push(r.pair()?);
+            }
+            Some(Session { account, pairs, security_level: r.u8()?, seed: r.u64()? })
+        } else {
+            None
+        };
+        let pairs_count = session.as_ref().map_or(0, |s| s.pairs.len());
+        let count = |r: &mut Reader<'_>, elem_min_bytes: usize| -> Result<usize, SnapshotError> {
+            let n = r.len(elem_min_bytes)?;
+            if n != pairs_count {
+                return Err(corrupt("per-pair state is not one per session pair"));
+            }
+            Ok(n)
+        };
+        let n = count(r, 9)?;
+        let mut books = Vec::with_capacity(n);
+        for _ in 0..n {
+            books.push(Book::decode_snapshot(r)?);
+        }
+        let balances = if r.bool()? { Some(Balances::decode_snapshot(r)?) } else { None };
+        let n = r.len(78)?;
+        let mut orders = BTreeMap::new();
+        for _ in 0..n {
+            let o = decode_order(r)?;
+            if usize::from(o.pair) >= pairs_count || orders.last_key_value().is_some_and(|(&k, _)| k >= o.id) {
+                return Err(corrupt("orders out of id order, or on a pair the session does not have"));
+            }
+            orders.insert(o.id, o);
+        }
+        let n = count(r, 28)?;
+        let mut exposure = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (open, inventory_stroops) = (r.u32()?, r.i128()?);
+            let mut sides = [BTreeMap::new(), BTreeMap::new()];
+            for prices in &mut sides {
+                let m = r.len(12)?;
+                for _ in 0..m {
+                    let (p, count) = (r.price()?, r.u32()?);
+                    if count == 0 || prices.last_key_value().is_some_and(|(&k, _)| k >= p) {
+                        return Err(corrupt("own price levels out of order or empty"));
+                    }
+                    prices.insert(p, count);
+                }
+            }
+            let [bids, asks] = sides;
+            exposure.push(Exposure { open, inventory_stroops, bids, asks });
+        }
+        let open_total = r.u32()?;
+        let n = count(r, 49)?;
+        let mut pnl = Vec::with_capacity(n);
+        for _ in 0..n {
+            let p = PairPnl {
+                cash_counter_stroops: r.i128()?,
+                position_base_stroops: r.i128()?,
+                last_price: r.opt_price()?,
+                last_trade_id: r.u128()?,
+            };
+            // Marking multiplies the position by a price component (< 2^63): keep every
+            // product and sum far from i128's edge, as real sessions are.
+            if p.position_base_stroops.unsigned_abs() > PNL_STROOPS_MAX
+                || p.cash_counter_stroops.unsigned_abs() > PNL_STROOPS_MAX
+            {
+                return Err(corrupt("a position or cash amount out of range"));
+            }
+            pnl.push(p);
+        }
+        let n = r.len(16)?;
+        let mut offers = BTreeMap::new();
+        for _ in 0..n {
+            let (offer, order) = (r.i64()?, r.u64()?);
+            if offers.last_key_value().is_some_and(|(&k, _)| k >= offer) {
+                return Err(corrupt("offers out of order"));
+            }
+            offers.insert(offer, order);
+        }
+        let day = r.i64()?;
+        let day_start_pnl_stroops = r.i128()?;
+        if day_start_pnl_stroops.unsigned_abs() > PNL_STROOPS_MAX.saturating_mul(u128::from(u16::MAX) + 1) {
+            return Err(corrupt("the day's starting PnL out of range"));
+        }
+        let n = r.len(12)?;
+        let mut intents = BTreeMap::new();
+        for _ in 0..n {
+            let id = r.u64()?;
+            let m = r.len(9)?;
+            if m > TX_OPS_MAX || intents.last_key_value().is_some_and(|(&k, _)| k >= id) {
+                return Err(corrupt("intents out of order, or with too many operations"));
+            }
+            let mut ops = Vec::with_capacity(m);
+            for _ in 0..m {
+                ops.push((r.u64()?, r.bool()?));
+            }
+            intents.insert(id, ops);
+        }
+        let throttler = Throttler::decode_snapshot(config.throttle, r)?;
+        let incidents = IncidentClassifier::decode_snapshot(config.incidents, r)?;
+        let restored = crate::strategy::decode_strategy(r)?;
+        let setup = |s: Option<&dyn Strategy>| {
+            let mut out = Vec::new();
+            match s {
+                Some(s) => s.encode_setup(&mut out),
+                None => put_u8(&mut out, snapshot::STRATEGY_NONE),
+            }
+            out
+        };
+        if setup(restored.as_deref()) != setup(strategy) {
+            return Err(SnapshotError::Mismatch { what: "the strategy or its parameters" });
+        }
+        let (halted, now_ns, last_seq, next_order, next_intent) = (r.bool()?, r.i64()?, r.u64()?, r.u64()?, r.u64()?);
+        if orders.last_key_value().is_some_and(|(&k, _)| k >= next_order)
+            || intents.last_key_value().is_some_and(|(&k, _)| k >= next_intent)
+        {
+            return Err(corrupt("ids at or past the next id"));
+        }
+        Ok(Engine {
+            config,
+            limits,
+            validation,
+            session,
+            books,
+            balances,
+            orders,
+            exposure,
+            open_total,
+            pnl,
+            offers,
+            day,
+            day_start_pnl_stroops,
+            intents,
+            throttler,
+            incidents,
+            strategy: restored,
+            actions: Vec::new(),
+            halted,
+            now_ns,
+            last_seq,
+            next_order,
+            next_intent,
+        })
+    }
+}
+
+/// Largest |position| or |cash| on one pair a snapshot may hold, in stroops: 2^63 − 1, the
+/// bound PnL marking relies on (a real session's sums stay far below it).
+const PNL_STROOPS_MAX: u128 = i64::MAX as u128;
+
+fn encode_limits(out: &mut Vec<u8>, l: &RiskLimits) {
+    put_i64(out, l.order_amount_stroops_max);
+    put_i64(out, l.order_notional_stroops_max);
+    put_u32(out, l.price_band_bps_max);
+    put_u32(out, l.open_orders_pair_max);
+    put_u32(out, l.open_orders_total_max);
+    put_i64(out, l.inventory_stroops_max);
+    put_i64(out, l.daily_loss_stroops_max);
+}
+
+fn decode_limits(r: &mut Reader<'_>) -> Result<RiskLimits, SnapshotError> {
+    Ok(RiskLimits {
+        order_amount_stroops_max: r.i64()?,
+        order_notional_stroops_max: r.i64()?,
+        price_band_bps_max: r.u32()?,
+        open_orders_pair_max: r.u32()?,
+        open_orders_total_max: r.u32()?,
+        inventory_stroops_max: r.i64()?,
+        daily_loss_stroops_max: r.i64()?,
+    })
+}
+
+/// The configuration: risk limits, every throttle limit (per op in code order, then the
+/// account's and the global), the validation level, the incident thresholds in field order.
+fn encode_config(out: &mut Vec<u8>, c: &EngineConfig) {
+    encode_limits(out, &c.risk);
+    let limit = |out: &mut Vec<u8>, l: LimitConfig| {
+        put_u32(out, l.capacity_tokens);
+        put_u64(out, l.interval_ns);
+    };
+    for op in ThrottleOp::ALL {
+        let o = c.throttle.op(op);
+        put_u32(out, o.weight_tokens);
+        limit(out, o.per_account);
+        limit(out, o.global);
+    }
+    limit(out, c.throttle.account);
+    limit(out, c.throttle.global);
+    put_u8(out, c.validation as u8);
+    let i = &c.incidents;
+    for (max, window_ns) in [
+        (i.auth_failures_max, i.auth_failure_window_ns),
+        (i.signer_failures_max, i.signer_failure_window_ns),
+        (i.rate_limits_max, i.rate_limit_window_ns),
+        (i.throttle_rejects_max, i.throttle_reject_window_ns),
+        (i.throttle_storms_max, i.throttle_storm_window_ns),
+        (i.venue_mismatches_max, i.venue_mismatch_window_ns),
+    ] {
+        put_u32(out, max);
+        put_u64(out, window_ns);
+    }
+    put_u64(out, i.cancel_only_cooldown_ns);
+    put_u32(out, i.open_incidents_max);
+}
+
+fn decode_config(r: &mut Reader<'_>) -> Result<EngineConfig, SnapshotError> {
+    let risk = decode_limits(r)?;
+    let limit = |r: &mut Reader<'_>| -> Result<LimitConfig, SnapshotError> {
+        Ok(LimitConfig { capacity_tokens: r.u32()?, interval_ns: r.u64()? })
+    };
+    let mut throttle = ThrottleConfig::DEFAULT;
+    for op in ThrottleOp::ALL {
+        let o = throttle.op_mut(op);
+        o.weight_tokens = r.u32()?;
+        o.per_account = limit(r)?;
+        o.global = limit(r)?;
+    }
+    throttle.account = limit(r)?;
+    throttle.global = limit(r)?;
+    let validation = ValidationLevel::from_code(r.u8()?).ok_or(corrupt("a validation level"))?;
+    let mut windows = [(0u32, 0u64); 6];
+    for w in &mut windows {
+        *w = (r.u32()?, r.u64()?);
+    }
+    let [auth, signer, rate, rejects, storms, venue] = windows;
+    let incidents = IncidentConfig {
+        auth_failures_max: auth.0,
+        auth_failure_window_ns: auth.1,
+        signer_failures_max: signer.0,
+        signer_failure_window_ns: signer.1,
+        rate_limits_max: rate.0,
+        rate_limit_window_ns: rate.1,
+        throttle_rejects_max: rejects.0,
+        throttle_reject_window_ns: rejects.1,
+        throttle_storms_max: storms.0,
+        throttle_storm_window_ns: storms.1,
+        venue_mismatches_max: venue.0,
+        venue_mismatch_window_ns: venue.1,
+        cancel_only_cooldown_ns: r.u64()?,
+        open_incidents_max: r.u32()?,
+    };
+    Ok(EngineConfig { risk, throttle, validation, incidents })
+}
+
+fn encode_order(out: &mut Vec<u8>, o: &Order) {
+    put_u64(out, o.id);
+    put_u16(out, o.pair);
+    put_u8(out, o.side as u8);
+    put_amount(out, o.amount);
+    put_price(out, o.price);
+    put_amount(out, o.filled);
+    put_u8(out, o.status as u8);
+    put_u8(out, o.resting as u8);
+    put_i64(out, o.offer_id);
+    put_u32(out, o.accepted_ledger);
+    put_u64(out, o.intent);
+    let c = &o.commitment;
+    put_asset(out, c.selling);
+    put_asset(out, c.buying);
+    put_amount(out, c.selling_liabilities);
+    put_amount(out, c.buying_liabilities);
+    put_u32(out, c.subentries);
+}
+
+fn decode_order(r: &mut Reader<'_>) -> Result<Order, SnapshotError> {
+    let (id, pair) = (r.u64()?, r.u16()?);
+    let side = match r.u8()? {
+        1 => Side::Sell,
+        2 => Side::Buy,
+        _ => return Err(corrupt("a side")),
+    };
+    let (amount, price, filled) = (r.amount()?, r.price()?, r.amount()?);
+    let status = OrderStatus::from_code(r.u8()?).ok_or(corrupt("an order status"))?;
+    let resting = OrderStatus::from_code(r.u8()?).ok_or(corrupt("an order status"))?;
+    if filled > amount {
+        return Err(corrupt("an order filled beyond its amount"));
+    }
+    let (offer_id, accepted_ledger, intent) = (r.i64()?, r.u32()?, r.u64()?);
+    let commitment = Commitment {
+        selling: r.asset()?,
+        buying: r.asset()?,
+        selling_liabilities: r.amount()?,
+        buying_liabilities: r.amount()?,
+        subentries: r.u32()?,
+    };
+    Ok(Order { id, pair, side, amount, price, filled, status, resting, offer_id, accepted_ledger, intent, commitment })
 }
 
 /// The operation that cancels an order's resting offer (a ManageSellOffer of amount 0, in the

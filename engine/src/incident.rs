@@ -936,6 +936,110 @@ impl IncidentClassifier {
         self.counts.get(priority.index()).copied().unwrap_or(0)
     }
 
+    fn windows(&self) -> [&Window; 6] {
+        [
+            &self.auth_failures,
+            &self.signer_failures,
+            &self.rate_limits,
+            &self.throttle_rejects,
+            &self.throttle_storms,
+            &self.venue_mismatches,
+        ]
+    }
+
+    /// Snapshot encoding (see [`crate::snapshot`]): clock, last id, posture, every counter's
+    /// timestamps as kept (oldest first), the open incidents by id, the dropped count and the
+    /// counts by priority. The config is the engine's.
+    pub(crate) fn encode_snapshot(&self, out: &mut Vec<u8>) {
+        use crate::snapshot::{put_bool, put_i64, put_len, put_u8, put_u16, put_u64};
+        put_i64(out, self.clock_ns);
+        put_u64(out, self.last_id);
+        put_bool(out, self.locked_down);
+        put_bool(out, self.key_rotation_required);
+        put_i64(out, self.cancel_only_until_ns);
+        for window in self.windows() {
+            put_len(out, window.times.len());
+            for &t in &window.times {
+                put_i64(out, t);
+            }
+        }
+        put_len(out, self.open.len());
+        for incident in self.open.values() {
+            put_u64(out, incident.id);
+            put_u16(out, incident.kind.code());
+            put_u8(out, incident.response.code());
+            put_i64(out, incident.response.until_ns().unwrap_or(0));
+            put_i64(out, incident.at_ns);
+        }
+        put_u64(out, self.open_dropped);
+        for count in self.counts {
+            put_u64(out, count);
+        }
+    }
+
+    /// The classifier [`IncidentClassifier::encode_snapshot`] wrote, under `config`: every
+    /// counter within its threshold, its times in order and none after the clock; open
+    /// incidents in id order, numbered at most the last id, each with its kind's priority and
+    /// that priority's response (what classification relies on).
+    pub(crate) fn decode_snapshot(
+        config: IncidentConfig,
+        r: &mut crate::snapshot::Reader<'_>,
+    ) -> Result<IncidentClassifier, crate::snapshot::SnapshotError> {
+        use crate::snapshot::corrupt;
+        let mut c = IncidentClassifier::new(config).map_err(|_| corrupt("incident config"))?;
+        c.clock_ns = r.i64()?;
+        c.last_id = r.u64()?;
+        c.locked_down = r.bool()?;
+        c.key_rotation_required = r.bool()?;
+        c.cancel_only_until_ns = r.i64()?;
+        let clock_ns = c.clock_ns;
+        for window in [
+            &mut c.auth_failures,
+            &mut c.signer_failures,
+            &mut c.rate_limits,
+            &mut c.throttle_rejects,
+            &mut c.throttle_storms,
+            &mut c.venue_mismatches,
+        ] {
+            let n = r.len(8)?;
+            if n > usize::try_from(window.max).unwrap_or(usize::MAX) {
+                return Err(corrupt("an incident counter holds more than its threshold"));
+            }
+            for _ in 0..n {
+                let t = r.i64()?;
+                if t > clock_ns || window.times.back().is_some_and(|&last| last > t) {
+                    return Err(corrupt("incident counter times out of order or ahead of the clock"));
+                }
+                window.times.push_back(t);
+            }
+        }
+        let n = r.len(27)?;
+        if n > usize::try_from(config.open_incidents_max).unwrap_or(usize::MAX) {
+            return Err(corrupt("more open incidents than the limit"));
+        }
+        for _ in 0..n {
+            let id = r.u64()?;
+            let kind = IncidentKind::from_code(r.u16()?).ok_or(corrupt("an incident kind"))?;
+            let (response_code, until_ns, at_ns) = (r.u8()?, r.i64()?, r.i64()?);
+            let priority = kind.priority();
+            let response = match (priority, response_code, until_ns) {
+                (Priority::P0, 0, 0) => Response::Lockdown,
+                (Priority::P1, 1, until_ns) => Response::CancelOnly { until_ns },
+                (Priority::P2, 2, 0) => Response::Alert,
+                _ => return Err(corrupt("an open incident's response is not its priority's")),
+            };
+            if id == 0 || id > c.last_id || at_ns > clock_ns || c.open.last_key_value().is_some_and(|(&k, _)| k >= id) {
+                return Err(corrupt("open incidents out of order or numbered past the last"));
+            }
+            c.open.insert(id, Incident { id, kind, priority, response, at_ns });
+        }
+        c.open_dropped = r.u64()?;
+        for count in &mut c.counts {
+            *count = r.u64()?;
+        }
+        Ok(c)
+    }
+
     /// Feeds the state to `h` in a canonical, platform-independent encoding (see the module
     /// docs), all little-endian, fixed widths.
     pub fn state_hash_into(&self, h: &mut impl Hasher) {
@@ -953,14 +1057,7 @@ impl IncidentClassifier {
         for count in self.counts {
             h.write(&count.to_le_bytes());
         }
-        for window in [
-            &self.auth_failures,
-            &self.signer_failures,
-            &self.rate_limits,
-            &self.throttle_rejects,
-            &self.throttle_storms,
-            &self.venue_mismatches,
-        ] {
+        for window in self.windows() {
             window.hash_into(h, self.clock_ns);
         }
         h.write(&self.open_dropped.to_le_bytes());

@@ -41,6 +41,7 @@ pub mod outputs;
 pub mod price;
 pub mod reserves;
 pub mod risk;
+pub mod snapshot;
 pub mod state_hash;
 pub mod strategy;
 pub mod throttle;

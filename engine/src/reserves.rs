@@ -223,6 +223,52 @@ impl Balances {
     }
 }
 
+impl Balances {
+    /// Snapshot encoding (see [`crate::snapshot`]): base reserve, subentry counts, then each
+    /// line (asset, balance, buying and selling liabilities, limit) in asset order.
+    pub(crate) fn encode_snapshot(&self, out: &mut Vec<u8>) {
+        use crate::snapshot::{put_amount, put_asset, put_len, put_u32};
+        put_amount(out, self.base_reserve);
+        put_u32(out, self.subentries);
+        put_u32(out, self.num_sponsoring);
+        put_u32(out, self.num_sponsored);
+        put_len(out, self.lines.len());
+        for l in &self.lines {
+            put_asset(out, l.asset);
+            put_amount(out, l.balance);
+            put_amount(out, l.buying_liabilities);
+            put_amount(out, l.selling_liabilities);
+            put_amount(out, l.limit);
+        }
+    }
+
+    /// The balances [`Balances::encode_snapshot`] wrote; lines must be in strictly ascending
+    /// asset order (one encoding per state).
+    pub(crate) fn decode_snapshot(
+        r: &mut crate::snapshot::Reader<'_>,
+    ) -> Result<Balances, crate::snapshot::SnapshotError> {
+        use crate::snapshot::corrupt;
+        let base_reserve = r.amount()?;
+        let (subentries, num_sponsoring, num_sponsored) = (r.u32()?, r.u32()?, r.u32()?);
+        let n = r.len(33)?;
+        let mut lines: Vec<Line> = Vec::with_capacity(n);
+        for _ in 0..n {
+            let line = Line {
+                asset: r.asset()?,
+                balance: r.amount()?,
+                buying_liabilities: r.amount()?,
+                selling_liabilities: r.amount()?,
+                limit: r.amount()?,
+            };
+            if lines.last().is_some_and(|prev| prev.asset >= line.asset) {
+                return Err(corrupt("balance lines out of asset order"));
+            }
+            lines.push(line);
+        }
+        Ok(Balances { base_reserve, subentries, num_sponsoring, num_sponsored, lines })
+    }
+}
+
 const _: () = assert!(AMOUNT_STROOPS_MAX == i64::MAX);
 
 #[cfg(test)]

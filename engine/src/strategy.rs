@@ -18,6 +18,7 @@ use crate::engine::Engine;
 use crate::lifecycle::OrderStatus;
 use crate::price::Price;
 use crate::risk::Side;
+use crate::snapshot::{self, Reader, SnapshotError};
 use crate::state_hash::StateHasher;
 
 /// What a strategy asks the engine to do.
@@ -42,6 +43,39 @@ pub trait Strategy: fmt::Debug + Send {
 
     /// Fold the strategy's state into the engine's state hash.
     fn state_hash_into(&self, h: &mut StateHasher);
+
+    /// Engine snapshots (see [`crate::snapshot`]): the strategy's kind tag and its parameters.
+    /// A snapshot is restored only for an engine configured with a strategy whose setup encodes
+    /// to the same bytes: the state of another strategy is no shortcut to this one's replay.
+    fn encode_setup(&self, out: &mut Vec<u8>);
+
+    /// Engine snapshots: the rest of the strategy's state (after its setup), everything
+    /// `on_input` and `placed` read, so that a restored strategy decides exactly as the original.
+    fn encode_state(&self, out: &mut Vec<u8>);
+}
+
+/// Decode a strategy written by [`Strategy::encode_setup`] then [`Strategy::encode_state`]: the
+/// kind tag picks one of the known strategies (`market-maker`, `twap`); `None` for the tag of an
+/// engine without a strategy.
+pub(crate) fn decode_strategy(r: &mut Reader<'_>) -> Result<Option<Box<dyn Strategy>>, SnapshotError> {
+    Ok(match r.u8()? {
+        snapshot::STRATEGY_NONE => None,
+        snapshot::STRATEGY_MARKET_MAKER => Some(Box::new(MarketMaker::decode_snapshot(r)?)),
+        snapshot::STRATEGY_TWAP => Some(Box::new(crate::twap::Twap::decode_snapshot(r)?)),
+        _ => return Err(snapshot::corrupt("an unknown strategy kind")),
+    })
+}
+
+fn put_side(out: &mut Vec<u8>, side: Side) {
+    snapshot::put_u8(out, side as u8);
+}
+
+fn side(r: &mut Reader<'_>) -> Result<Side, SnapshotError> {
+    match r.u8()? {
+        1 => Ok(Side::Sell),
+        2 => Ok(Side::Buy),
+        _ => Err(snapshot::corrupt("a side")),
+    }
 }
 
 /// Parameters of the market maker; units last.
@@ -213,5 +247,80 @@ impl Strategy for MarketMaker {
         self.bids.hash(h);
         self.asks.hash(h);
         self.checked_mid.hash(h);
+    }
+
+    fn encode_setup(&self, out: &mut Vec<u8>) {
+        use snapshot::{put_amount, put_u8, put_u16, put_u32};
+        let p = &self.params;
+        put_u8(out, snapshot::STRATEGY_MARKET_MAKER);
+        put_u16(out, p.pair);
+        put_u32(out, p.spread_bps);
+        put_u32(out, p.levels);
+        put_u32(out, p.level_spacing_bps);
+        put_amount(out, p.order_amount);
+        put_u32(out, p.refresh_tolerance_bps);
+        put_u32(out, p.inventory_skew_pct);
+    }
+
+    fn encode_state(&self, out: &mut Vec<u8>) {
+        use snapshot::{put_bool, put_len, put_opt_u64, put_u64, put_u128};
+        for slots in [&self.bids, &self.asks] {
+            put_len(out, slots.len());
+            for &slot in slots {
+                put_opt_u64(out, slot);
+            }
+        }
+        put_len(out, self.pending.len());
+        for &(side, level) in &self.pending {
+            put_side(out, side);
+            put_u64(out, level as u64);
+        }
+        put_bool(out, self.checked_mid.is_some());
+        let (m, d) = self.checked_mid.unwrap_or((0, 0));
+        put_u128(out, m);
+        put_u128(out, d);
+    }
+}
+
+impl MarketMaker {
+    /// The market maker [`Strategy::encode_setup`] and [`Strategy::encode_state`] wrote (after
+    /// the kind tag): one slot per level on each side, pending slots among them.
+    fn decode_snapshot(r: &mut Reader<'_>) -> Result<MarketMaker, SnapshotError> {
+        use snapshot::corrupt;
+        let params = MarketMakerParams {
+            pair: r.u16()?,
+            spread_bps: r.u32()?,
+            levels: r.u32()?,
+            level_spacing_bps: r.u32()?,
+            order_amount: r.amount()?,
+            refresh_tolerance_bps: r.u32()?,
+            inventory_skew_pct: r.u32()?,
+        };
+        let levels = usize::try_from(params.levels).map_err(|_| corrupt("market-maker levels"))?;
+        let mut sides = [Vec::new(), Vec::new()];
+        for slots in &mut sides {
+            let n = r.len(9)?;
+            if n != levels {
+                return Err(corrupt("market-maker slots are not one per level"));
+            }
+            slots.reserve_exact(n);
+            for _ in 0..n {
+                slots.push(r.opt_u64()?);
+            }
+        }
+        let [bids, asks] = sides;
+        let n = r.len(9)?;
+        let mut pending = Vec::with_capacity(n);
+        for _ in 0..n {
+            let side = side(r)?;
+            let level = usize::try_from(r.u64()?).ok().filter(|l| *l < levels).ok_or(corrupt("a pending level"))?;
+            pending.push((side, level));
+        }
+        let checked_mid = match (r.bool()?, r.u128()?, r.u128()?) {
+            (true, m, d) => Some((m, d)),
+            (false, 0, 0) => None,
+            (false, _, _) => return Err(corrupt("a value after an empty option")),
+        };
+        Ok(MarketMaker { params, bids, asks, pending, checked_mid })
     }
 }

@@ -675,6 +675,58 @@ impl Throttler {
         }
     }
 
+    /// The config of the bucket at `index` (global scope first, then each slot's).
+    fn bucket_config(&self, index: usize) -> Option<LimitConfig> {
+        let scope_index = index % BUCKETS_PER_SCOPE;
+        let (per_op, all_ops) = if index < BUCKETS_PER_SCOPE {
+            (ThrottleLimit::OpGlobal, ThrottleLimit::Global)
+        } else {
+            (ThrottleLimit::OpAccount, ThrottleLimit::Account)
+        };
+        match ThrottleOp::ALL.get(scope_index) {
+            Some(&op) => self.config.limit(op, per_op),
+            None => self.config.limit(ThrottleOp::Place, all_ops),
+        }
+    }
+
+    /// Snapshot encoding (see [`crate::snapshot`]): the clock, then every bucket exactly as
+    /// kept (level in token·ns, time of its last update). The config is the engine's.
+    pub(crate) fn encode_snapshot(&self, out: &mut Vec<u8>) {
+        use crate::snapshot::{put_i64, put_len, put_u128};
+        put_i64(out, self.clock_ns);
+        put_len(out, self.buckets.len());
+        for b in &self.buckets {
+            put_u128(out, b.level_token_ns);
+            put_i64(out, b.updated_ns);
+        }
+    }
+
+    /// The throttler [`Throttler::encode_snapshot`] wrote, under `config`: whole scopes only, no
+    /// bucket above its capacity or updated after the clock (what the arithmetic relies on).
+    pub(crate) fn decode_snapshot(
+        config: ThrottleConfig,
+        r: &mut crate::snapshot::Reader<'_>,
+    ) -> Result<Throttler, crate::snapshot::SnapshotError> {
+        use crate::snapshot::corrupt;
+        let mut t = Throttler::new(config, 0).map_err(|_| corrupt("throttle config"))?;
+        t.clock_ns = r.i64()?;
+        let n = r.len(24)?;
+        if n % BUCKETS_PER_SCOPE != 0 || n == 0 || n / BUCKETS_PER_SCOPE > ACCOUNTS_MAX + 1 {
+            return Err(corrupt("throttle buckets are not whole scopes"));
+        }
+        t.buckets.clear();
+        t.buckets.reserve_exact(n);
+        for index in 0..n {
+            let bucket = Bucket { level_token_ns: r.u128()?, updated_ns: r.i64()? };
+            let full = t.bucket_config(index).map_or(0, LimitConfig::full_token_ns);
+            if bucket.level_token_ns > full || bucket.updated_ns > t.clock_ns {
+                return Err(corrupt("a throttle bucket above capacity or ahead of the clock"));
+            }
+            t.buckets.push(bucket);
+        }
+        Ok(t)
+    }
+
     /// Feeds the state to `h` in a canonical, platform-independent encoding (see the module
     /// docs): a version tag, the config, the clock, the account count, then every bucket's
     /// level as of the clock (global buckets, then each slot's), all little-endian.
@@ -697,16 +749,7 @@ impl Throttler {
         // usize -> u64 is lossless on every supported target; saturate rather than panic.
         h.write(&u64::try_from(self.accounts_count()).unwrap_or(u64::MAX).to_le_bytes());
         for (index, bucket) in self.buckets.iter().enumerate() {
-            let scope_index = index % BUCKETS_PER_SCOPE;
-            let (per_op, all_ops) = if index < BUCKETS_PER_SCOPE {
-                (ThrottleLimit::OpGlobal, ThrottleLimit::Global)
-            } else {
-                (ThrottleLimit::OpAccount, ThrottleLimit::Account)
-            };
-            let config = match ThrottleOp::ALL.get(scope_index) {
-                Some(&op) => self.config.limit(op, per_op),
-                None => self.config.limit(ThrottleOp::Place, all_ops),
-            };
+            let config = self.bucket_config(index);
             let level = config.map_or(0, |config| bucket.level_at(config, self.clock_ns));
             h.write(&level.to_le_bytes());
         }

@@ -37,6 +37,7 @@ use crate::engine::Engine;
 use crate::lifecycle::OrderStatus;
 use crate::price::Price;
 use crate::risk::Side;
+use crate::snapshot;
 use crate::state_hash::StateHasher;
 use crate::strategy::{Action, Strategy};
 
@@ -314,5 +315,66 @@ impl Strategy for Twap {
         self.order.hash(h);
         self.stale.hash(h);
         self.pending.hash(h);
+    }
+
+    fn encode_setup(&self, out: &mut Vec<u8>) {
+        use snapshot::{put_amount, put_i64, put_opt_price, put_u8, put_u16, put_u32};
+        let p = &self.params;
+        put_u8(out, snapshot::STRATEGY_TWAP);
+        put_u16(out, p.pair);
+        put_amount(out, p.total_amount);
+        put_u32(out, p.slices);
+        put_i64(out, p.duration_ns);
+        put_i64(out, p.start_ns);
+        put_u32(out, p.aggressiveness_bps);
+        put_opt_price(out, p.limit_price);
+    }
+
+    fn encode_state(&self, out: &mut Vec<u8>) {
+        use snapshot::{put_amount, put_bool, put_len, put_opt_i64, put_opt_u64, put_u32};
+        put_opt_i64(out, self.start_ns);
+        put_u32(out, self.released);
+        put_amount(out, self.owed);
+        put_amount(out, self.sold);
+        put_opt_u64(out, self.order);
+        put_bool(out, self.stale);
+        put_len(out, self.pending.len());
+        for p in &self.pending {
+            put_bool(out, p.is_some());
+            put_amount(out, p.unwrap_or(Amount::ZERO));
+        }
+    }
+}
+
+impl Twap {
+    /// The TWAP seller [`Strategy::encode_setup`] and [`Strategy::encode_state`] wrote (after
+    /// the kind tag); released slices at most `slices`.
+    pub(crate) fn decode_snapshot(r: &mut snapshot::Reader<'_>) -> Result<Twap, snapshot::SnapshotError> {
+        use snapshot::corrupt;
+        let params = TwapParams {
+            pair: r.u16()?,
+            total_amount: r.amount()?,
+            slices: r.u32()?,
+            duration_ns: r.i64()?,
+            start_ns: r.i64()?,
+            aggressiveness_bps: r.u32()?,
+            limit_price: r.opt_price()?,
+        };
+        let start_ns = r.opt_i64()?;
+        let released = r.u32()?;
+        if released > params.slices.max(1) {
+            return Err(corrupt("twap released more slices than it has"));
+        }
+        let (owed, sold, order, stale) = (r.amount()?, r.amount()?, r.opt_u64()?, r.bool()?);
+        let n = r.len(9)?;
+        let mut pending = Vec::with_capacity(n);
+        for _ in 0..n {
+            pending.push(match (r.bool()?, r.amount()?) {
+                (true, a) => Some(a),
+                (false, a) if a.is_zero() => None,
+                (false, _) => return Err(corrupt("a value after an empty option")),
+            });
+        }
+        Ok(Twap { params, start_ns, released, owed, sold, order, stale, pending })
     }
 }

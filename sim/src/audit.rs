@@ -1,12 +1,14 @@
 //! Forensic queries over a recorded session: the timeline of inputs and the outputs each one
 //! produced ([`timeline`]), and the engine's state as it was just after a given input
-//! ([`state_at`], by replaying up to it). Everything is read from the journals; nothing is
-//! written.
+//! ([`state_at`], by replaying up to it, from the newest snapshot before it when there is one),
+//! and the check of every snapshot against a full replay ([`verify_snapshots`]). Everything is
+//! read from the journals and snapshots; nothing is written.
 
 use std::path::Path;
 
 use serde_json::{Value, json};
 use starlog_adapters::core_loop::{INPUT_DIR, OUTPUT_DIR};
+use starlog_adapters::snapshots;
 use starlog_engine::engine::Engine;
 use starlog_engine::events::{self, ArchivedInput, ArchivedWireAsset, ArchivedWirePrice};
 use starlog_engine::incident::{IncidentKind, Priority};
@@ -285,33 +287,127 @@ pub fn timeline(dir: &Path, from: u64, to: u64, kinds: &[String]) -> Result<Vec<
     Ok(entries)
 }
 
-/// The engine after applying every input up to and including `seq`.
+/// The engine after applying every input up to and including `seq`: restored from the newest
+/// good snapshot at or before `seq` (see [`starlog_adapters::snapshots`]), then the inputs after
+/// it replayed.
 pub fn engine_at(dir: &Path, seq: u64) -> Result<Engine, ReplayError> {
+    engine_at_with(dir, seq, true)
+}
+
+/// [`engine_at`]; `use_snapshots = false` replays from the first input whatever snapshots there
+/// are (the reference a snapshot must agree with).
+pub fn engine_at_with(dir: &Path, seq: u64, use_snapshots: bool) -> Result<Engine, ReplayError> {
     let inputs = JournalReader::open(dir.join(INPUT_DIR))?;
-    let mut engine: Option<Engine> = None;
+    let no_inputs = || ReplayError::Corrupt("the session has no inputs".into());
+    let first = inputs.iter().next().ok_or_else(no_inputs)??;
+    if first.seq > seq {
+        return Err(no_inputs());
+    }
+    let template = session_engine(&first)?;
+    // A snapshot is only used for an input the journal has (one past its end is stale).
+    let in_journal = |s: u64| s <= seq && inputs.get(s).is_ok_and(|r| r.is_some());
+    let restored = if use_snapshots { snapshots::restore_newest(dir, &template, in_journal) } else { None };
+    let (from, mut engine) = match restored {
+        Some((at, engine)) => (at + 1, engine),
+        None => (first.seq, template),
+    };
     let mut out = Vec::new();
-    for record in inputs.iter() {
+    for record in inputs.iter_from(from)? {
         let record = record?;
         if record.seq > seq {
             break;
         }
         let input = events::access(record.payload)
             .map_err(|_| ReplayError::Corrupt(format!("input record {} is not a valid archive", record.seq)))?;
-        if engine.is_none() {
-            let ArchivedInput::SessionStart(start) = input else {
-                return Err(ReplayError::Corrupt("the first input is not a session start".into()));
-            };
-            engine = Some(engine_for(start.config.as_str(), Alterations::default())?);
-        }
         out.clear();
-        engine.as_mut().expect("set above").apply(record.seq, record.timestamp_ns, input, &mut out);
+        engine.apply(record.seq, record.timestamp_ns, input, &mut out);
     }
-    engine.ok_or_else(|| ReplayError::Corrupt("the session has no inputs".into()))
+    Ok(engine)
+}
+
+/// The fresh engine a session's first input (its start) describes.
+fn session_engine(first: &starlog_journal::Record<'_>) -> Result<Engine, ReplayError> {
+    let input = events::access(first.payload)
+        .map_err(|_| ReplayError::Corrupt(format!("input record {} is not a valid archive", first.seq)))?;
+    let ArchivedInput::SessionStart(start) = input else {
+        return Err(ReplayError::Corrupt("the first input is not a session start".into()));
+    };
+    engine_for(start.config.as_str(), Alterations::default())
+}
+
+/// What checking one snapshot against a full replay found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotCheck {
+    pub seq: u64,
+    pub path: std::path::PathBuf,
+    /// `None`: the snapshot restores and its state hash is the replay's at its seq.
+    pub problem: Option<String>,
+}
+
+/// Check every snapshot of the session in `dir` against one full replay: at each snapshot's seq
+/// the replayed state hash must be the snapshot's, and the snapshot must restore. Snapshots are
+/// derived data; one that disagrees is wrong, whatever its checksum says.
+pub fn verify_snapshots(dir: &Path) -> Result<Vec<SnapshotCheck>, ReplayError> {
+    let found = snapshots::list(dir).map_err(|e| ReplayError::Corrupt(format!("cannot list snapshots: {e}")))?;
+    let mut checks: Vec<SnapshotCheck> =
+        found.into_iter().map(|(seq, path)| SnapshotCheck { seq, path, problem: None }).collect();
+    if checks.is_empty() {
+        return Ok(checks);
+    }
+    let inputs = JournalReader::open(dir.join(INPUT_DIR))?;
+    let first = inputs.iter().next().ok_or_else(|| ReplayError::Corrupt("the session has no inputs".into()))??;
+    let template = session_engine(&first)?;
+    let mut engine = session_engine(&first)?;
+    let (mut out, mut next, mut head) = (Vec::new(), 0usize, 0u64);
+    for record in inputs.iter() {
+        let record = record?;
+        let input = events::access(record.payload)
+            .map_err(|_| ReplayError::Corrupt(format!("input record {} is not a valid archive", record.seq)))?;
+        out.clear();
+        engine.apply(record.seq, record.timestamp_ns, input, &mut out);
+        head = record.seq;
+        while let Some(check) = checks.get_mut(next).filter(|c| c.seq <= record.seq) {
+            check.problem = if check.seq < record.seq {
+                Some("its seq is not an input of the journal".into())
+            } else {
+                check_snapshot(&check.path, check.seq, &template, engine.state_hash())
+            };
+            next += 1;
+        }
+    }
+    for check in checks.iter_mut().skip(next) {
+        check.problem = Some(format!("its seq is past the input journal's end (seq {head})"));
+    }
+    Ok(checks)
+}
+
+fn check_snapshot(path: &Path, seq: u64, template: &Engine, replayed: [u8; 16]) -> Option<String> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => return Some(e.to_string()),
+    };
+    match starlog_engine::snapshot::read_header(&bytes) {
+        Ok(h) if h.state_hash != replayed => {
+            return Some(format!(
+                "state hash {} but a full replay to seq {seq} gives {}",
+                hex(&h.state_hash),
+                hex(&replayed)
+            ));
+        }
+        Ok(_) => {}
+        Err(e) => return Some(e.to_string()),
+    }
+    snapshots::load(path, seq, template).err()
 }
 
 /// The engine's state at `seq` as JSON: controls, limits, open orders, balances, PnL, hash.
 pub fn state_at(dir: &Path, seq: u64) -> Result<Value, ReplayError> {
-    let engine = engine_at(dir, seq)?;
+    state_at_with(dir, seq, true)
+}
+
+/// [`state_at`], from snapshots or (`use_snapshots = false`) by a full replay.
+pub fn state_at_with(dir: &Path, seq: u64, use_snapshots: bool) -> Result<Value, ReplayError> {
+    let engine = engine_at_with(dir, seq, use_snapshots)?;
     let orders: Vec<Value> = engine
         .orders()
         .filter(|o| !o.status.is_terminal())

@@ -14,7 +14,9 @@ use super::{CmdError, CmdResult, integer};
 #[derive(Debug, Subcommand)]
 pub enum Audit {
     /// Check every checksum and the whole hash chain of a journal (or of a session directory's
-    /// `input/` and `output/` journals), and a session's signed chain checkpoints.
+    /// `input/` and `output/` journals), a session's signed chain checkpoints (and their anchors
+    /// on the ledger), and that every snapshot in the session's `snapshots/` has the state hash
+    /// a full replay gives at its seq.
     Verify {
         /// A journal directory, or a session directory holding `input/` and `output/`.
         dir: PathBuf,
@@ -50,12 +52,16 @@ pub enum Audit {
         format: String,
     },
     /// The engine's state just after input SEQ (open orders, balances, limits, halted or
-    /// locked down), rebuilt by replaying the session up to it. JSON.
+    /// locked down), rebuilt from the newest snapshot at or before it and the inputs after
+    /// that. JSON.
     State {
         /// A session directory.
         dir: PathBuf,
         #[arg(long, value_name = "SEQ")]
         at: String,
+        /// Ignore snapshots: replay the session from its first input.
+        #[arg(long)]
+        no_snapshots: bool,
     },
 }
 
@@ -72,9 +78,9 @@ pub fn run(cmd: Audit) -> CmdResult {
             let to = to.as_deref().map(|t| integer::<u64>("--to", t)).transpose()?.unwrap_or(u64::MAX);
             show(&dir, from, to, &kinds, &format)
         }
-        Audit::State { dir, at } => {
+        Audit::State { dir, at, no_snapshots } => {
             let at = integer::<u64>("--at", &at)?;
-            println!("{}", starlog_sim::audit::state_at(&dir, at)?);
+            println!("{}", starlog_sim::audit::state_at_with(&dir, at, !no_snapshots)?);
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -174,10 +180,36 @@ fn verify(dir: &Path, key: Option<&AccountId>, anchors: Option<(&AccountId, &str
             )),
         }
     }
+    if let Some(line) = verify_snapshots(dir)? {
+        lines.push(line);
+    }
     for l in lines {
         println!("{l}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Snapshots are derived data: each must agree with a full replay of the journals (after the
+/// journals themselves verified). `None` when the directory has no snapshots.
+fn verify_snapshots(dir: &Path) -> Result<Option<String>, Box<dyn std::error::Error>> {
+    let checks = starlog_sim::audit::verify_snapshots(dir)?;
+    if checks.is_empty() {
+        return Ok(None);
+    }
+    let bad: Vec<String> = checks
+        .iter()
+        .filter_map(|c| c.problem.as_ref().map(|p| format!("snapshot {}: {p}", c.path.display())))
+        .collect();
+    if !bad.is_empty() {
+        return Err(format!("snapshots: {}", bad.join("; ")).into());
+    }
+    let seqs: Vec<String> = checks.iter().map(|c| c.seq.to_string()).collect();
+    Ok(Some(format!(
+        "snapshots: ok: {} snapshot{} (seq {}) agree with a full replay",
+        checks.len(),
+        if checks.len() == 1 { "" } else { "s" },
+        seqs.join(", ")
+    )))
 }
 
 fn summary(r: &VerifyReport) -> String {

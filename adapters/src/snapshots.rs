@@ -1,0 +1,146 @@
+//! A session directory's `snapshots/`: engine snapshots on disk (the format is
+//! `starlog_engine::snapshot`'s), written by the core loop every so many inputs and read back by
+//! restarts ([`crate::core_loop::CoreLoop::open`]) and audit queries so that they replay only the
+//! inputs after the newest snapshot instead of the whole session.
+//!
+//! This module owns the directory: file names (`{seq:020}.snap`, the seq of the last input the
+//! state reflects, zero-padded so names sort by seq), the atomic write (a temporary file, fsync,
+//! rename, fsync of the directory: a reader sees a whole snapshot or none), pruning to the newest
+//! few, and choosing the newest snapshot that restores cleanly.
+//!
+//! Snapshots are derived data, never trusted: one that does not restore (corrupt, of another
+//! format version, of another configuration or strategy, or claiming a seq its file name does not
+//! say) is skipped with a one-line warning on standard error, and the caller falls back to an
+//! older one or to a full replay. Deleting the directory is always safe.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use starlog_engine::engine::Engine;
+use starlog_engine::snapshot;
+
+/// The subdirectory of a session directory holding snapshots.
+pub const SNAPSHOT_DIR: &str = "snapshots";
+
+/// Snapshot file extension.
+pub const SNAPSHOT_EXT: &str = "snap";
+
+/// How often the core loop writes a snapshot, by default: every this many inputs. At the
+/// engine's replay speed that bounds a restart's replay to well under a second, for a
+/// snapshot of a few hundred kilobytes.
+pub const SNAPSHOT_EVERY_INPUTS_DEFAULT: u64 = 100_000;
+
+/// How many snapshots the core loop keeps by default (older ones are deleted): the newest, and
+/// two to fall back on should it be damaged.
+pub const SNAPSHOTS_KEPT_MAX_DEFAULT: usize = 3;
+
+/// When the core loop writes snapshots and how many it keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SnapshotPolicy {
+    /// Write a snapshot once this many inputs were applied since the last one; 0: never write.
+    pub every_inputs: u64,
+    /// Keep at most this many snapshot files (at least 1 when writing).
+    pub kept_max: usize,
+}
+
+impl Default for SnapshotPolicy {
+    fn default() -> SnapshotPolicy {
+        SnapshotPolicy { every_inputs: SNAPSHOT_EVERY_INPUTS_DEFAULT, kept_max: SNAPSHOTS_KEPT_MAX_DEFAULT }
+    }
+}
+
+/// The file name of the snapshot at `seq`.
+pub fn file_name(seq: u64) -> String {
+    format!("{seq:020}.{SNAPSHOT_EXT}")
+}
+
+/// The snapshots of the session in `session_dir`, oldest first, as (seq, path). A missing
+/// directory is no snapshots; files that are not named like a snapshot are ignored.
+pub fn list(session_dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
+    let dir = session_dir.join(SNAPSHOT_DIR);
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        let seq = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(&format!(".{SNAPSHOT_EXT}")))
+            .filter(|stem| stem.len() == 20 && stem.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|stem| stem.parse::<u64>().ok());
+        if let Some(seq) = seq {
+            found.push((seq, path));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Write `bytes` as the snapshot at `seq`, atomically: a temporary file in the same directory,
+/// synced, renamed over the final name, then the directory synced. Returns the path.
+pub fn write(session_dir: &Path, seq: u64, bytes: &[u8]) -> io::Result<PathBuf> {
+    let dir = session_dir.join(SNAPSHOT_DIR);
+    fs::create_dir_all(&dir)?;
+    let path = dir.join(file_name(seq));
+    // A leading dot and another extension: never listed as a snapshot, even if left behind.
+    let tmp = dir.join(format!(".{}.tmp", file_name(seq)));
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, &path)?;
+    File::open(&dir)?.sync_all()?;
+    Ok(path)
+}
+
+/// Delete all but the newest `kept_max` snapshots (and temporary files a crash left behind).
+pub fn prune(session_dir: &Path, kept_max: usize) -> io::Result<()> {
+    let all = list(session_dir)?;
+    for (_, path) in all.iter().take(all.len().saturating_sub(kept_max)) {
+        fs::remove_file(path)?;
+    }
+    for entry in fs::read_dir(session_dir.join(SNAPSHOT_DIR))? {
+        let path = entry?.path();
+        if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.') && n.ends_with(".tmp")) {
+            fs::remove_file(path)?;
+        }
+    }
+    Ok(())
+}
+
+/// Read and restore the snapshot at `path`, expected to hold the state after input `seq`, for an
+/// engine set up like `template`.
+pub fn load(path: &Path, seq: u64, template: &Engine) -> Result<Engine, String> {
+    let bytes = fs::read(path).map_err(|e| e.to_string())?;
+    let header = snapshot::read_header(&bytes).map_err(|e| e.to_string())?;
+    if header.seq != seq {
+        return Err(format!("it holds seq {} but is named for seq {seq}", header.seq));
+    }
+    template.restore_like(&bytes).map_err(|e| e.to_string())
+}
+
+/// The newest snapshot whose seq is `usable` that restores cleanly for an engine set up like
+/// `template`, as (seq, engine); `None` if there is none (replay from the start). Every
+/// snapshot skipped on the way is reported on standard error, one line each.
+pub fn restore_newest(session_dir: &Path, template: &Engine, usable: impl Fn(u64) -> bool) -> Option<(u64, Engine)> {
+    let all = match list(session_dir) {
+        Ok(all) => all,
+        Err(e) => {
+            eprintln!("warning: cannot list snapshots in {}: {e}; replaying from the start", session_dir.display());
+            return None;
+        }
+    };
+    for (seq, path) in all.into_iter().rev().filter(|(seq, _)| usable(*seq)) {
+        match load(&path, seq, template) {
+            Ok(engine) => return Some((seq, engine)),
+            Err(e) => eprintln!("warning: skipping snapshot {}: {e}", path.display()),
+        }
+    }
+    None
+}
