@@ -51,8 +51,9 @@ fn verify_a_session_directory_checks_input_and_output() {
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<_> = text.lines().collect();
-    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines.len(), 3, "{text}");
     assert!(lines[0].starts_with("input: ok: 30 records") && lines[1].starts_with("output: ok: 12 records"), "{text}");
+    assert_eq!(lines[2], "checkpoints: none", "a session with no signed checkpoints says so: {text}");
 }
 
 #[test]
