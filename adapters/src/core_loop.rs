@@ -205,9 +205,10 @@ impl CoreLoop {
             }
         }
         let before = last_with_outputs.min(head.saturating_add(1)).saturating_sub(1);
-        let found = match snapshots::restore_newest(&self.dir, &self.engine, |seq| seq <= before) {
+        let journal = JournalReader::open(self.dir.join(INPUT_DIR))?;
+        let found = match snapshots::restore_newest(&self.dir, &self.engine, &journal, |seq| seq <= before) {
             Some(found) => Some(found),
-            None => snapshots::restore_newest(&self.dir, &self.engine, |seq| seq > before && seq <= head),
+            None => snapshots::restore_newest(&self.dir, &self.engine, &journal, |seq| seq > before && seq <= head),
         };
         self.snapshot_seq = snapshots::list(&self.dir).map_err(io)?.last().map_or(0, |(seq, _)| *seq);
         let Some((seq, engine)) = found else { return Ok(0) };
@@ -272,7 +273,11 @@ impl CoreLoop {
             return;
         }
         self.engine.snapshot_into(&mut self.snapshot_buf);
-        let written = snapshots::write(&self.dir, seq, &self.snapshot_buf)
+        // Inputs are committed before they are applied: the input journal's last seal closes the
+        // batch that ends at `seq`.
+        let head = self.input.chain_head();
+        debug_assert_eq!(head.last_seq, seq, "a snapshot is taken at the end of a committed batch");
+        let written = snapshots::write(&self.dir, seq, (head.last_seq, head.chain_head), &self.snapshot_buf)
             .and_then(|_| snapshots::prune(&self.dir, policy.kept_max.max(1)));
         if let Err(e) = written {
             eprintln!("warning: snapshot at input {seq} not written: {e}");

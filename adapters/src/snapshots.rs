@@ -8,10 +8,17 @@
 //! rename, fsync of the directory: a reader sees a whole snapshot or none), pruning to the newest
 //! few, and choosing the newest snapshot that restores cleanly.
 //!
+//! A file is a 48-byte binding, then the engine's snapshot: `STLGBND1`, then the seq and the
+//! chain head (u64 little-endian, 32 bytes) of the input journal's seal that closed the batch
+//! ending at the snapshot's seq. A snapshot is used only while the journal still has that seal
+//! with that head ([`starlog_journal::JournalReader::seal_covering`]): one copied from another
+//! session, or left from a history that was cut back and rewritten, is not this journal's.
+//!
 //! Snapshots are derived data, never trusted: one that does not restore (corrupt, of another
-//! format version, of another configuration or strategy, or claiming a seq its file name does not
-//! say) is skipped with a one-line warning on standard error, and the caller falls back to an
-//! older one or to a full replay. Deleting the directory is always safe.
+//! format version, of another configuration or strategy, claiming a seq its file name does not
+//! say, or bound to another journal) is skipped with a one-line warning on standard error, and
+//! the caller falls back to an older one or to a full replay. Deleting the directory is always
+//! safe.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -19,6 +26,7 @@ use std::path::{Path, PathBuf};
 
 use starlog_engine::engine::Engine;
 use starlog_engine::snapshot;
+use starlog_journal::JournalReader;
 
 /// The subdirectory of a session directory holding snapshots.
 pub const SNAPSHOT_DIR: &str = "snapshots";
@@ -81,9 +89,30 @@ pub fn list(session_dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
     Ok(found)
 }
 
-/// Write `bytes` as the snapshot at `seq`, atomically: a temporary file in the same directory,
-/// synced, renamed over the final name, then the directory synced. Returns the path.
-pub fn write(session_dir: &Path, seq: u64, bytes: &[u8]) -> io::Result<PathBuf> {
+/// The binding's magic (version 1).
+const BIND_MAGIC: &[u8; 8] = b"STLGBND1";
+/// Bytes of the binding before the engine's snapshot.
+pub const BIND_LEN: usize = 48;
+
+/// Where a snapshot sits in the input journal: the seal closing its batch (last seq covered,
+/// chain head).
+pub type Binding = (u64, [u8; 32]);
+
+/// The binding and the engine snapshot of a snapshot file's bytes.
+pub fn split(file: &[u8]) -> Result<(Binding, &[u8]), String> {
+    let (bind, engine) = file.split_at_checked(BIND_LEN).ok_or("shorter than its binding")?;
+    if &bind[..8] != BIND_MAGIC {
+        return Err("not a starlog snapshot file (bad binding magic)".into());
+    }
+    let seq = u64::from_le_bytes(bind[8..16].try_into().expect("8 bytes"));
+    let chain: [u8; 32] = bind[16..48].try_into().expect("32 bytes");
+    Ok(((seq, chain), engine))
+}
+
+/// Write `bytes` (an engine snapshot) as the snapshot at `seq`, bound to the input journal's
+/// seal `binding`, atomically: a temporary file in the same directory, synced, renamed over the
+/// final name, then the directory synced. Returns the path.
+pub fn write(session_dir: &Path, seq: u64, binding: Binding, bytes: &[u8]) -> io::Result<PathBuf> {
     let dir = session_dir.join(SNAPSHOT_DIR);
     fs::create_dir_all(&dir)?;
     let path = dir.join(file_name(seq));
@@ -91,6 +120,11 @@ pub fn write(session_dir: &Path, seq: u64, bytes: &[u8]) -> io::Result<PathBuf> 
     let tmp = dir.join(format!(".{}.tmp", file_name(seq)));
     {
         let mut f = File::create(&tmp)?;
+        let mut bind = [0u8; BIND_LEN];
+        bind[..8].copy_from_slice(BIND_MAGIC);
+        bind[8..16].copy_from_slice(&binding.0.to_le_bytes());
+        bind[16..].copy_from_slice(&binding.1);
+        f.write_all(&bind)?;
         f.write_all(bytes)?;
         f.sync_all()?;
     }
@@ -114,21 +148,31 @@ pub fn prune(session_dir: &Path, kept_max: usize) -> io::Result<()> {
     Ok(())
 }
 
-/// Read and restore the snapshot at `path`, expected to hold the state after input `seq`, for an
-/// engine set up like `template`.
-pub fn load(path: &Path, seq: u64, template: &Engine) -> Result<Engine, String> {
-    let bytes = fs::read(path).map_err(|e| e.to_string())?;
-    let header = snapshot::read_header(&bytes).map_err(|e| e.to_string())?;
-    if header.seq != seq {
-        return Err(format!("it holds seq {} but is named for seq {seq}", header.seq));
+/// Read and restore the snapshot at `path`, expected to hold the state after input `seq` of
+/// the input journal `journal`, for an engine set up like `template`.
+pub fn load(path: &Path, seq: u64, template: &Engine, journal: &JournalReader) -> Result<Engine, String> {
+    let file = fs::read(path).map_err(|e| e.to_string())?;
+    let ((bound_seq, bound_chain), bytes) = split(&file)?;
+    let header = snapshot::read_header(bytes).map_err(|e| e.to_string())?;
+    if header.seq != seq || bound_seq != seq {
+        return Err(format!("it holds seq {} (bound to {bound_seq}) but is named for seq {seq}", header.seq));
     }
-    template.restore_like(&bytes).map_err(|e| e.to_string())
+    match journal.seal_covering(seq).map_err(|e| e.to_string())? {
+        Some(seal) if seal == (bound_seq, bound_chain) => {}
+        _ => return Err(format!("it is bound to another journal (no seal at seq {seq} with its chain head)")),
+    }
+    template.restore_like(bytes).map_err(|e| e.to_string())
 }
 
 /// The newest snapshot whose seq is `usable` that restores cleanly for an engine set up like
 /// `template`, as (seq, engine); `None` if there is none (replay from the start). Every
 /// snapshot skipped on the way is reported on standard error, one line each.
-pub fn restore_newest(session_dir: &Path, template: &Engine, usable: impl Fn(u64) -> bool) -> Option<(u64, Engine)> {
+pub fn restore_newest(
+    session_dir: &Path,
+    template: &Engine,
+    journal: &JournalReader,
+    usable: impl Fn(u64) -> bool,
+) -> Option<(u64, Engine)> {
     let all = match list(session_dir) {
         Ok(all) => all,
         Err(e) => {
@@ -137,7 +181,7 @@ pub fn restore_newest(session_dir: &Path, template: &Engine, usable: impl Fn(u64
         }
     };
     for (seq, path) in all.into_iter().rev().filter(|(seq, _)| usable(*seq)) {
-        match load(&path, seq, template) {
+        match load(&path, seq, template, journal) {
             Ok(engine) => return Some((seq, engine)),
             Err(e) => eprintln!("warning: skipping snapshot {}: {e}", path.display()),
         }

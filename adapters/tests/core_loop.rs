@@ -340,7 +340,8 @@ fn snapshots_are_written_every_n_inputs_kept_bounded_and_match_a_replay() {
     assert!(*seqs.last().unwrap() > head - 9);
     for (seq, path) in &found {
         assert_eq!(path.file_name().unwrap().to_str().unwrap(), format!("{seq:020}.snap"));
-        let restored = snapshots::load(path, *seq, &engine()).unwrap();
+        let journal = JournalReader::open(dir.path().join(INPUT_DIR)).unwrap();
+        let restored = snapshots::load(path, *seq, &engine(), &journal).unwrap();
         assert_eq!(restored.state_hash(), replayed_to(dir.path(), *seq).state_hash());
     }
     // No temporary files are left behind.

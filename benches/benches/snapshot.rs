@@ -315,7 +315,7 @@ fn report() {
         restore.record(t.elapsed());
         if i < 50 {
             let t = Instant::now();
-            snapshots::write(dir.path(), i + 1, &buf).expect("written");
+            snapshots::write(dir.path(), i + 1, (i + 1, [0; 32]), &buf).expect("written");
             disk.record(t.elapsed());
         }
     }

@@ -156,6 +156,33 @@ impl JournalReader {
         Ok(Iter::start(self, si, off, cur, seq))
     }
 
+    /// The seal that closes the batch holding record `seq`: the last seq it covers and the chain
+    /// head it records, as written (the chain itself is `verify`'s to check). `None` when the
+    /// journal has no such record or no seal after it yet. What a derived file bound to a point
+    /// of the journal (an engine snapshot) is checked against: another history has another head.
+    pub fn seal_covering(&self, seq: u64) -> Result<Option<(u64, [u8; 32])>> {
+        if seq < self.first_seq() {
+            return Ok(None);
+        }
+        let mut it = self.iter_from(seq)?;
+        let seg = &self.segs[it.seg];
+        let frames = seg.frames();
+        loop {
+            match step(&seg.path, frames, &mut it.off, &mut it.cur, false)? {
+                Step::Record { .. } => {}
+                // Every batch ends with a seal in its own segment: one covering `seq` closes it.
+                Step::Seal if it.cur.next_seq > seq => {
+                    return Ok(Some((it.cur.next_seq - 1, it.cur.chain)));
+                }
+                Step::Seal => {}
+                Step::End { .. } => return Ok(None),
+                Step::Fault { off, fault } => {
+                    return Err(Error::corrupt(&seg.path, off, Some(it.cur.next_seq), fault_text(fault)));
+                }
+            }
+        }
+    }
+
     /// The record with this seq, if the snapshot has it.
     pub fn get(&self, seq: u64) -> Result<Option<Record<'_>>> {
         match self.iter_from(seq)?.next() {

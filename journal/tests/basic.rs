@@ -312,4 +312,13 @@ fn verify_with_reports_every_seal_as_the_writer_committed_it() {
         assert!(at.any(|s| s == c), "commit {c:?} is a seal");
     }
     assert_eq!(seen.last(), Some(&(report.chain_seq, report.chain_head)));
+    // Any record's covering seal is its commit's (segment rolls seal early: then that seal).
+    let reader = JournalReader::open(dir.path()).unwrap();
+    let seals: Vec<(u64, [u8; 32])> = seen[1..].to_vec();
+    for seq in 1..=report.last_seq {
+        let covering = seals.iter().find(|(last, _)| *last >= seq).copied();
+        assert_eq!(reader.seal_covering(seq).unwrap(), covering, "seq {seq}");
+    }
+    assert_eq!(reader.seal_covering(0).unwrap(), None);
+    assert_eq!(reader.seal_covering(report.last_seq + 1).unwrap(), None);
 }

@@ -306,7 +306,7 @@ pub fn engine_at_with(dir: &Path, seq: u64, use_snapshots: bool) -> Result<Engin
     let template = session_engine(&first)?;
     // A snapshot is only used for an input the journal has (one past its end is stale).
     let in_journal = |s: u64| s <= seq && inputs.get(s).is_ok_and(|r| r.is_some());
-    let restored = if use_snapshots { snapshots::restore_newest(dir, &template, in_journal) } else { None };
+    let restored = if use_snapshots { snapshots::restore_newest(dir, &template, &inputs, in_journal) } else { None };
     let (from, mut engine) = match restored {
         Some((at, engine)) => (at + 1, engine),
         None => (first.seq, template),
@@ -370,7 +370,7 @@ pub fn verify_snapshots(dir: &Path) -> Result<Vec<SnapshotCheck>, ReplayError> {
             check.problem = if check.seq < record.seq {
                 Some("its seq is not an input of the journal".into())
             } else {
-                check_snapshot(&check.path, check.seq, &template, engine.state_hash())
+                check_snapshot(&check.path, check.seq, &template, &inputs, engine.state_hash())
             };
             next += 1;
         }
@@ -381,12 +381,22 @@ pub fn verify_snapshots(dir: &Path) -> Result<Vec<SnapshotCheck>, ReplayError> {
     Ok(checks)
 }
 
-fn check_snapshot(path: &Path, seq: u64, template: &Engine, replayed: [u8; 16]) -> Option<String> {
-    let bytes = match std::fs::read(path) {
+fn check_snapshot(
+    path: &Path,
+    seq: u64,
+    template: &Engine,
+    journal: &JournalReader,
+    replayed: [u8; 16],
+) -> Option<String> {
+    let file = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) => return Some(e.to_string()),
     };
-    match starlog_engine::snapshot::read_header(&bytes) {
+    let bytes = match snapshots::split(&file) {
+        Ok((_, bytes)) => bytes,
+        Err(e) => return Some(e),
+    };
+    match starlog_engine::snapshot::read_header(bytes) {
         Ok(h) if h.state_hash != replayed => {
             return Some(format!(
                 "state hash {} but a full replay to seq {seq} gives {}",
@@ -397,7 +407,7 @@ fn check_snapshot(path: &Path, seq: u64, template: &Engine, replayed: [u8; 16]) 
         Ok(_) => {}
         Err(e) => return Some(e.to_string()),
     }
-    snapshots::load(path, seq, template).err()
+    snapshots::load(path, seq, template, journal).err()
 }
 
 /// The engine's state at `seq` as JSON: controls, limits, open orders, balances, PnL, hash.

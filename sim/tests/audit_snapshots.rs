@@ -153,6 +153,21 @@ fn a_snapshot_of_another_history_fails_verification() {
     assert_eq!(bad.len(), 1, "{checks:?}");
     assert_eq!(bad[0].seq, seq);
     assert!(bad[0].problem.as_ref().unwrap().contains("full replay"), "{bad:?}");
+    // Queries do not use it either: it is bound to the other journal's chain, not this one's.
+    assert_eq!(state_at_with(dir.path(), seq, true).unwrap(), state_at_with(dir.path(), seq, false).unwrap());
+    // Nor does a restart, once it is the newest snapshot there is.
+    for (s, p) in snapshots::list(dir.path()).unwrap() {
+        if s > seq {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+    let engine = engine_for(&config_text(), Alterations::default()).unwrap();
+    let reopened =
+        CoreLoop::open_with(dir.path(), engine, Durability::None, 1 << 20, SnapshotPolicy::default()).unwrap();
+    assert_ne!(reopened.restored_from(), seq, "the foreign snapshot was skipped");
+    let head = reopened.engine().last_seq();
+    assert_eq!(reopened.engine().state_hash(), engine_at_with(dir.path(), head, false).unwrap().state_hash());
+    drop(reopened);
     // A snapshot past the end of the journal is reported too.
     std::fs::copy(&path, dir.path().join(SNAPSHOT_DIR).join(snapshots::file_name(10_000))).unwrap();
     let checks = verify_snapshots(dir.path()).unwrap();
