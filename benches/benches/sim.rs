@@ -335,19 +335,19 @@ fn report() {
     );
 }
 
-/// A recorded-market session of `n` book snapshots (as `starlog record` writes them), then
-/// replayed: (replay events/s with the engine applying them, raw journal iterate records/s).
-fn replay_rate(n: u64) -> (f64, f64) {
-    use starlog_adapters::core_loop::CoreLoop;
-    use starlog_engine::events::{BookSnapshot, Input, Level, SessionStart, WirePair, WirePrice};
-    let dir = tempfile::tempdir().expect("tempdir");
+/// A core loop on a new `starlog record`-style session in `dir` (native/USD, no strategy), its
+/// session start journaled: recorded market data goes in with `process_batch`.
+fn recording(dir: &std::path::Path) -> (starlog_adapters::core_loop::CoreLoop, Vec<starlog_engine::outputs::Intent>) {
+    use starlog_engine::events::{Input, SessionStart, WirePair};
     let usd = Asset::credit("USD", AccountId::from_bytes([9; 32])).expect("asset");
     let pair = starlog_engine::Pair::new(Asset::Native, usd).expect("pair");
     let text = format!(
         "# starlog record\nhorizon_url = \"http://127.0.0.1\"\n\n[[pairs]]\nselling = \"native\"\nbuying = \"{usd}\"\n"
     );
     let engine = starlog_sim::replay::engine_for(&text, starlog_sim::replay::Alterations::default()).expect("engine");
-    let mut core = CoreLoop::open(dir.path(), engine, starlog_journal::Durability::None, 256 << 20).expect("open");
+    let mut core =
+        starlog_adapters::core_loop::CoreLoop::open(dir, engine, starlog_journal::Durability::None, 256 << 20)
+            .expect("open");
     let start = Input::SessionStart(SessionStart {
         config_hash: [0; 32],
         config: text,
@@ -359,6 +359,15 @@ fn replay_rate(n: u64) -> (f64, f64) {
     });
     let mut intents = Vec::new();
     core.process_batch([start], 1, &mut intents).expect("start");
+    (core, intents)
+}
+
+/// A recorded-market session of `n` book snapshots (as `starlog record` writes them), then
+/// replayed: (replay events/s with the engine applying them, raw journal iterate records/s).
+fn replay_rate(n: u64) -> (f64, f64) {
+    use starlog_engine::events::{BookSnapshot, Input, Level, WirePrice};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut core, mut intents) = recording(dir.path());
     let book = |i: u64| {
         let k = (i % 13) as i32;
         let level = |n: i32| Level { price: WirePrice { n, d: 100_000 }, amount_stroops: 1_000_000_000 };
@@ -390,28 +399,10 @@ fn replay_rate(n: u64) -> (f64, f64) {
 /// A recorded market of `n` book snapshots, each followed by a trade at the touch, backtested
 /// with the market maker: (events/s of one run, runs/s of a 4-run sweep on 1 thread and on 2).
 fn backtest_rate(n: u64) -> (f64, f64, f64) {
-    use starlog_adapters::core_loop::CoreLoop;
-    use starlog_engine::events::{BookSnapshot, Input, Level, SessionStart, Trade, WirePair, WirePrice};
+    use starlog_engine::events::{BookSnapshot, Input, Level, Trade, WirePrice};
     use starlog_sim::backtest::{self, BacktestSpec};
     let dir = tempfile::tempdir().expect("tempdir");
-    let usd = Asset::credit("USD", AccountId::from_bytes([9; 32])).expect("asset");
-    let pair = starlog_engine::Pair::new(Asset::Native, usd).expect("pair");
-    let text = format!(
-        "# starlog record\nhorizon_url = \"http://127.0.0.1\"\n\n[[pairs]]\nselling = \"native\"\nbuying = \"{usd}\"\n"
-    );
-    let engine = starlog_sim::replay::engine_for(&text, starlog_sim::replay::Alterations::default()).expect("engine");
-    let mut core = CoreLoop::open(dir.path(), engine, starlog_journal::Durability::None, 256 << 20).expect("open");
-    let start = Input::SessionStart(SessionStart {
-        config_hash: [0; 32],
-        config: text,
-        security_level: 1,
-        validation_level: 2,
-        seed: 0,
-        account: [0; 32],
-        pairs: vec![WirePair::from(pair)],
-    });
-    let mut intents = Vec::new();
-    core.process_batch([start], 1, &mut intents).expect("start");
+    let (mut core, mut intents) = recording(dir.path());
     // A mid wandering ±20 bps in steps; a trade at the bid or the ask after every book.
     let events = |i: u64| {
         let k = ((i / 7) % 11) as i32 - 5;

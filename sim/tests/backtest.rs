@@ -148,6 +148,18 @@ fn a_resting_order_waits_for_its_latency_and_the_queue_ahead_of_it() {
     assert_eq!(balance(&usd()), 10_000 * UNIT + 11 * UNIT / 10);
 }
 
+/// Two TWAP slices of 10 a second apart, each sold 0.5 % below the best bid (so it crosses).
+fn two_aggressive_slices() -> BacktestSpec {
+    twap(&[
+        ("total_amount", "20"),
+        ("slices", "2"),
+        ("duration_s", "2"),
+        ("aggressiveness_bps", "50"),
+        ("latency_ms", "100"),
+        ("timer_ms", "500"),
+    ])
+}
+
 #[test]
 fn crossing_orders_never_take_the_same_recorded_liquidity_twice() {
     let dir = tempfile::tempdir().unwrap();
@@ -163,14 +175,7 @@ fn crossing_orders_never_take_the_same_recorded_liquidity_twice() {
     r.finish();
     // Two slices of 10, each sold 0.5 % below the best bid: the first takes 10 of the 15 at
     // 0.1, the second the 5 left; its other 5 rest at 0.0995 (crossing nothing at 0.099).
-    let spec = twap(&[
-        ("total_amount", "20"),
-        ("slices", "2"),
-        ("duration_s", "2"),
-        ("aggressiveness_bps", "50"),
-        ("latency_ms", "100"),
-        ("timer_ms", "500"),
-    ]);
+    let spec = two_aggressive_slices();
     let report = run(dir.path(), &spec);
     let taken: i64 = report.fills.iter().filter(|f| f.price == price("0.1")).map(|f| f.base_stroops).sum();
     assert_eq!(taken, 15 * UNIT, "{:?}", report.fills);
@@ -192,14 +197,7 @@ fn liquidity_comes_back_when_the_recording_shows_it_again() {
         r.book(t, &[("0.1", 15), ("0.099", 100)], &[("0.101", 100)]);
     }
     r.finish();
-    let spec = twap(&[
-        ("total_amount", "20"),
-        ("slices", "2"),
-        ("duration_s", "2"),
-        ("aggressiveness_bps", "50"),
-        ("latency_ms", "100"),
-        ("timer_ms", "500"),
-    ]);
+    let spec = two_aggressive_slices();
     let report = run(dir.path(), &spec);
     let taken: i64 = report.fills.iter().filter(|f| f.price == price("0.1")).map(|f| f.base_stroops).sum();
     assert_eq!(taken, 20 * UNIT, "10 from the first level, 10 from the new one: {:?}", report.fills);
