@@ -19,7 +19,7 @@ use stellar_xdr::{self as xdr, ReadXdr};
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::core_loop::INPUT_DIR;
-use crate::horizon::client::{HorizonClient, HorizonError, Submitted};
+use crate::horizon::client::{HorizonClient, Submitted};
 use crate::keys::Signer;
 use crate::stellar::{Network, muxed_to_xdr, tx};
 
@@ -123,29 +123,21 @@ impl Anchorer {
         };
         let transaction = build(&account, sequence, self.fee_stroops, now + self.validity_secs, &self.tag, digest)?;
         let signed = tx::sign(transaction, &self.network, &mut [self.signer.as_mut()]).map_err(|e| e.to_string())?;
-        match self.client.submit(&signed.to_base64()) {
+        let failure = match self.client.submit(&signed.to_base64()) {
             Ok(Submitted::Applied(t)) if t.successful => {
                 self.next_sequence = Some(sequence + 1);
-                Ok(Published { digest: *digest, hash: signed.hash, ledger: t.ledger })
+                return Ok(Published { digest: *digest, hash: signed.hash, ledger: t.ledger });
             }
-            Ok(Submitted::Applied(_)) => {
-                self.next_sequence = None;
-                Err("the anchor transaction failed".into())
-            }
+            Ok(Submitted::Applied(_)) => "the anchor transaction failed".to_owned(),
             Ok(Submitted::Failed(p)) => {
-                self.next_sequence = None;
-                Err(format!("the anchor transaction was refused: {}", p.tx_code.as_deref().unwrap_or(&p.kind)))
+                format!("the anchor transaction was refused: {}", p.tx_code.as_deref().unwrap_or(&p.kind))
             }
-            Err(e @ (HorizonError::Timeout | HorizonError::Transport(_))) => {
-                // Its fate is unknown: the next anchor reads the sequence again.
-                self.next_sequence = None;
-                Err(e.to_string())
-            }
-            Err(e) => {
-                self.next_sequence = None;
-                Err(e.to_string())
-            }
-        }
+            Err(e) => e.to_string(),
+        };
+        // Whatever went wrong (a timeout leaves the fate unknown), the next anchor reads the
+        // sequence number again.
+        self.next_sequence = None;
+        Err(failure)
     }
 }
 

@@ -109,15 +109,7 @@ impl Checkpoint {
 
 fn hex_field<const N: usize>(v: &Value, key: &str) -> Result<[u8; N], String> {
     let text = v[key].as_str().ok_or_else(|| format!("{key}: not a string"))?;
-    let bad = || format!("{key}: not {} hex digits", 2 * N);
-    if text.len() != 2 * N {
-        return Err(bad());
-    }
-    let mut out = [0u8; N];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2).ok_or_else(bad)?, 16).map_err(|_| bad())?;
-    }
-    Ok(out)
+    crate::stellar::unhex(text).ok_or_else(|| format!("{key}: not {} hex digits", 2 * N))
 }
 
 /// Append a checkpoint to `dir`'s checkpoints file and sync it.

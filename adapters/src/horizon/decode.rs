@@ -392,7 +392,7 @@ pub fn transaction(bytes: &[u8]) -> Result<Transaction, DecodeError> {
     let value = parse("transaction", bytes)?;
     let t = Reader::new("transaction", &value);
     let hash_text = t.str("hash")?;
-    let hash = hex32(hash_text).ok_or_else(|| t.error("hash", "not 64 hex digits"))?;
+    let hash = crate::stellar::unhex::<32>(hash_text).ok_or_else(|| t.error("hash", "not 64 hex digits"))?;
     let outcome = match result::parse_base64(t.str("result_xdr")?) {
         Ok(outcome) => Some(outcome),
         Err(ResultError::NotAnOfferOperation { .. }) => None,
@@ -405,17 +405,6 @@ pub fn transaction(bytes: &[u8]) -> Result<Transaction, DecodeError> {
         matches!(outcome, Some(TxOutcome::Success { .. }))
     };
     Ok(Transaction { hash, ledger: t.int("ledger")?, successful, outcome })
-}
-
-fn hex32(text: &str) -> Option<[u8; 32]> {
-    if text.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` (Horizon's form; fractional seconds and offsets are refused) as Unix

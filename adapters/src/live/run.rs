@@ -458,13 +458,14 @@ fn spawn_anchorer(mut anchorer: Anchorer, dir: std::path::PathBuf) -> (Sender<[u
             match anchorer.publish(&digest, now_s()) {
                 Ok(p) => {
                     published += 1;
-                    let line = format!(
-                        "{{\"digest\":\"{}\",\"hash\":\"{}\",\"ledger\":{},\"account\":\"{}\"}}\n",
-                        starlog_journal::hex(&p.digest),
-                        starlog_journal::hex(&p.hash),
-                        p.ledger,
-                        anchorer.account()
-                    );
+                    let line = serde_json::json!({
+                        "digest": starlog_journal::hex(&p.digest),
+                        "hash": starlog_journal::hex(&p.hash),
+                        "ledger": p.ledger,
+                        "account": anchorer.account().to_string(),
+                    })
+                    .to_string()
+                        + "\n";
                     let noted = std::fs::OpenOptions::new()
                         .create(true)
                         .append(true)

@@ -155,6 +155,18 @@ pub fn price_from_xdr(price: &xdr::Price) -> Result<Price, ParseError> {
 /// Lower-case hex of `bytes` (hashes in JSON and logs): the journal's, re-exported.
 pub use starlog_journal::hex;
 
+/// The `N` bytes written as exactly `2N` hex digits (either case), or `None`.
+pub fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    if text.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
