@@ -124,8 +124,14 @@ def ours():
             and usd.issuer in (t.get("base_asset_issuer"), t.get("counter_asset_issuer"))]
 
 
+def our_trade_effect():
+    return any(e["type"] == "trade" and e["offer_id"] == str(alice_offer_id) and e["sold_amount"] == "30.0000000"
+               for e in effects)
+
+
+# Wait for each stream's own evidence (an earlier effect of alice's is not the trade's).
 deadline = time.time() + 15
-while time.time() < deadline and (not ours() or not effects or not any(b["asks"] and b["asks"][0]["amount"] == "70.0000000" for b in books)):
+while time.time() < deadline and (not ours() or not our_trade_effect() or not any(b["asks"] and b["asks"][0]["amount"] == "70.0000000" for b in books)):
     time.sleep(0.1)
 check(len(ours()) == 1, "the trades stream delivered the trade, with alice's offer id")
 trade = ours()[0]
@@ -134,8 +140,7 @@ check(any(b["asks"] and b["asks"][0]["amount"] == "70.0000000" for b in books),
       "the order book stream shows 70 USD left on the ask")
 check(books[-1]["asks"][0]["price_r"] == {"n": 2, "d": 1}, "streamed book level price_r")
 
-check(any(e["type"] == "trade" and e["offer_id"] == str(alice_offer_id) and e["sold_amount"] == "30.0000000"
-          for e in effects), "the effects stream delivered alice's trade effect")
+check(our_trade_effect(), "the effects stream delivered alice's trade effect")
 page = server.trades().for_account(alice.public_key).call()["_embedded"]["records"]
 check(len(page) == 1 and page[0]["id"] == trade["id"], "GET /accounts/{alice}/trades has the same trade")
 page = server.trades().for_offer(alice_offer_id).call()["_embedded"]["records"]
