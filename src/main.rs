@@ -7,10 +7,15 @@ mod cmd;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use starlog_adapters::logging::{self, LogFormat};
 
 #[derive(Debug, Parser)]
 #[command(name = "starlog", version, about = "Event-sourced trading engine for the Stellar DEX")]
 struct Cli {
+    /// How log lines on standard error are written: text or json (one object per line). The
+    /// level is set by the STARLOG_LOG environment variable (error|warn|info|debug|trace).
+    #[arg(long, global = true, value_name = "text|json", default_value = "text")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -46,6 +51,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return cmd::usage_error(e),
     };
+    logging::init(cli.log_format);
     let result = match cli.command {
         Command::Audit(a) => cmd::audit::run(a),
         Command::Demo(d) => cmd::demo::run(d),

@@ -37,9 +37,10 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use rkyv::util::AlignedVec;
 use starlog_engine::engine::Engine;
 use starlog_engine::events::{self, Input};
-use starlog_engine::outputs::{self, Intent, Output, OutputRecord};
+use starlog_engine::outputs::{self, IncidentOut, Intent, Output, OutputRecord};
 use starlog_journal::{Durability, JournalOptions, JournalReader, JournalWriter, Tailer};
 
+use crate::metrics::CoreMetrics;
 use crate::snapshots::{self, SnapshotPolicy};
 
 /// Subdirectories of a session directory.
@@ -112,6 +113,10 @@ pub struct CoreLoop {
     /// The input seq the engine was restored from on open (0: replayed from the start).
     restored_from: u64,
     snapshot_buf: Vec<u8>,
+    /// Measurements, when asked for ([`CoreLoop::enable_metrics`]).
+    metrics: Option<Box<CoreMetrics>>,
+    /// Incidents raised since last taken: (input seq, its timestamp, the incident).
+    incidents: Vec<(u64, i64, IncidentOut)>,
 }
 
 impl fmt::Debug for CoreLoop {
@@ -158,6 +163,8 @@ impl CoreLoop {
             snapshot_seq: 0,
             restored_from: 0,
             snapshot_buf: Vec::new(),
+            metrics: None,
+            incidents: Vec::new(),
         };
         core.resume()?;
         Ok(core)
@@ -200,7 +207,7 @@ impl CoreLoop {
         let io = |e: std::io::Error| CoreError::Snapshot(e.to_string());
         for (seq, path) in snapshots::list(&self.dir).map_err(io)? {
             if seq > head {
-                eprintln!("warning: deleting snapshot {}: the input journal ends at seq {head}", path.display());
+                tracing::warn!(snapshot = %path.display(), snapshot_seq = seq, journal_head = head, "deleting a snapshot past the end of the input journal");
                 std::fs::remove_file(&path).map_err(io)?;
             }
         }
@@ -280,7 +287,7 @@ impl CoreLoop {
         let written = snapshots::write(&self.dir, seq, (head.last_seq, head.chain_head), &self.snapshot_buf)
             .and_then(|_| snapshots::prune(&self.dir, policy.kept_max.max(1)));
         if let Err(e) = written {
-            eprintln!("warning: snapshot at input {seq} not written: {e}");
+            tracing::warn!(seq, error = %e, "snapshot not written");
         }
         self.snapshot_seq = seq;
     }
@@ -301,34 +308,56 @@ impl CoreLoop {
             let buf = events::to_bytes_in(&input, std::mem::take(&mut self.buf))
                 .map_err(|e| CoreError::Encode(e.to_string()))?;
             stats.last_input_seq = self.input.append(input.kind(), ts, &buf)?;
+            if let Some(m) = &mut self.metrics {
+                m.input_appended(input.kind(), buf.len());
+            }
             self.buf = buf;
             stats.inputs += 1;
         }
         if stats.inputs == 0 {
             return Ok(stats);
         }
-        self.input.commit()?;
+        self.commit(true)?;
         // 2. Apply what was committed, read in place from the journal, as replay will.
         while let Some(rec) = self.inputs.poll()? {
             let (seq, ts) = (rec.seq, rec.timestamp_ns);
             let archived = events::access(rec.payload).map_err(|_| CoreError::Decode { journal: "input", seq })?;
             self.scratch.clear();
+            let started = self.metrics.is_some().then(std::time::Instant::now);
             self.engine.apply(seq, ts, archived, &mut self.scratch);
+            if let (Some(m), Some(started)) = (&mut self.metrics, started) {
+                m.apply.record_ns(u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX));
+                m.input_seq = seq;
+            }
             for output in self.scratch.drain(..) {
-                if let Output::Intent(i) = &output {
-                    intents.push(i.clone());
-                    stats.intents += 1;
+                match &output {
+                    Output::Intent(i) => {
+                        intents.push(i.clone());
+                        stats.intents += 1;
+                    }
+                    Output::Incident(incident) if self.metrics.is_some() => self.incidents.push((seq, ts, *incident)),
+                    _ => {}
+                }
+                if let Some(m) = &mut self.metrics {
+                    match &output {
+                        Output::Decision(d) if d.reject_code != 0 => m.reject(d.reject_code),
+                        Output::Incident(i) => m.incident(i.kind, i.priority),
+                        _ => {}
+                    }
                 }
                 let record = OutputRecord { input_seq: seq, output };
                 let buf = outputs::to_bytes_in(&record, std::mem::take(&mut self.buf))
                     .map_err(|e| CoreError::Encode(e.to_string()))?;
                 self.output.append(record.output.kind(), ts, &buf)?;
+                if let Some(m) = &mut self.metrics {
+                    m.output_appended(record.output.kind(), buf.len());
+                }
                 self.buf = buf;
                 stats.outputs += 1;
             }
         }
         // 3. Outputs are committed with the same policy before intents leave the core.
-        self.output.commit()?;
+        self.commit(false)?;
         // 4. Only then, now and then, a snapshot of the engine.
         self.maybe_snapshot();
         Ok(stats)
@@ -358,6 +387,48 @@ impl CoreLoop {
             let _ = intents_tx.send(i);
         }
         Ok(Some(stats))
+    }
+
+    /// Commits the input (or output) journal, timing it when measuring.
+    fn commit(&mut self, input: bool) -> Result<(), CoreError> {
+        let started = self.metrics.is_some().then(std::time::Instant::now);
+        if input {
+            self.input.commit()?
+        } else {
+            self.output.commit()?
+        };
+        if let (Some(m), Some(started)) = (&mut self.metrics, started) {
+            m.commit.record_ns(u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX));
+        }
+        Ok(())
+    }
+
+    /// Measure from now on (see [`crate::metrics`]): counts by kind, commit and apply latency;
+    /// and keep the incidents raised for [`CoreLoop::take_incidents`] (the alerts).
+    pub fn enable_metrics(&mut self) {
+        if self.metrics.is_none() {
+            self.metrics = Some(Box::new(CoreMetrics { input_seq: self.engine.last_seq(), ..CoreMetrics::default() }));
+        }
+    }
+
+    /// The measurements, if enabled.
+    pub fn metrics(&self) -> Option<&CoreMetrics> {
+        self.metrics.as_deref()
+    }
+
+    pub fn metrics_mut(&mut self) -> Option<&mut CoreMetrics> {
+        self.metrics.as_deref_mut()
+    }
+
+    /// Incidents the engine raised since the last call, while measuring: (input seq, its
+    /// timestamp, incident).
+    pub fn take_incidents(&mut self) -> Vec<(u64, i64, IncidentOut)> {
+        std::mem::take(&mut self.incidents)
+    }
+
+    /// The seq the next input will get.
+    pub fn next_input_seq(&self) -> u64 {
+        self.input.next_seq()
     }
 
     /// Chain head of the input journal's last commit.

@@ -176,14 +176,14 @@ pub fn restore_newest(
     let all = match list(session_dir) {
         Ok(all) => all,
         Err(e) => {
-            eprintln!("warning: cannot list snapshots in {}: {e}; replaying from the start", session_dir.display());
+            tracing::warn!(dir = %session_dir.display(), error = %e, "cannot list snapshots; replaying from the start");
             return None;
         }
     };
     for (seq, path) in all.into_iter().rev().filter(|(seq, _)| usable(*seq)) {
         match load(&path, seq, template, journal) {
             Ok(engine) => return Some((seq, engine)),
-            Err(e) => eprintln!("warning: skipping snapshot {}: {e}", path.display()),
+            Err(e) => tracing::warn!(snapshot = %path.display(), error = %e, "skipping an unusable snapshot"),
         }
     }
     None

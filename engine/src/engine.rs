@@ -986,6 +986,11 @@ impl Engine {
         self.incidents.is_cancel_only(self.now_ns)
     }
 
+    /// Incidents raised and not yet acknowledged (P0–P2), by id.
+    pub fn open_incidents(&self) -> impl Iterator<Item = &crate::incident::Incident> + '_ {
+        self.incidents.open_incidents()
+    }
+
     /// Move an order through the lifecycle table, recording the change (or the invalid event).
     pub fn order_event(&mut self, order: u64, event: OrderEvent, out: &mut Vec<Output>) {
         let Some(o) = self.orders.get_mut(&order) else { return };

@@ -222,7 +222,7 @@ impl Server {
                         let _ = tcp.set_nodelay(true);
                     }),
                     Err(error) => {
-                        eprintln!("starlog sim: cannot listen: {error}");
+                        tracing::error!(%error, "simulated venue cannot listen");
                         return;
                     }
                 };
@@ -240,7 +240,7 @@ impl Server {
                 tokio::select! {
                     served = axum::serve(listener, service) => {
                         if let Err(error) = served {
-                            eprintln!("starlog sim: server stopped: {error}");
+                            tracing::error!(%error, "simulated venue server stopped");
                         }
                     }
                     _ = stopped => {}

@@ -44,7 +44,7 @@ pub fn run(args: DemoArgs) -> CmdResult {
             .map_err(|e| CmdError::new(format!("cannot install the signal handler: {e}")))?;
     }
     if !args.json {
-        eprintln!("starlog demo: trading for {seconds} s on the simulated venue; session in {}", dir.display());
+        tracing::info!(seconds, session = %dir.display(), "demo trading on the simulated venue");
     }
     let summary = demo::run_demo(&DemoConfig { dir, seconds, seed }, stop)?;
     if args.json {

@@ -97,6 +97,7 @@ fn serve(args: &ServeArgs) -> CmdResult {
     let ready = json!({ "horizon_url": server.url(), "network_passphrase": passphrase, "market_asset": market });
     println!("{ready}");
     std::io::stdout().flush()?;
+    tracing::info!(horizon_url = %server.url(), market = !args.no_market, "simulated venue listening");
     match seconds {
         Some(seconds) => std::thread::sleep(Duration::from_secs(seconds)),
         // SIGINT and SIGTERM end the process: the venue keeps nothing that must be flushed.
@@ -105,5 +106,6 @@ fn serve(args: &ServeArgs) -> CmdResult {
         },
     }
     server.stop();
+    tracing::info!("simulated venue stopped");
     Ok(ExitCode::SUCCESS)
 }

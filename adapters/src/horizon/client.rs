@@ -11,6 +11,7 @@
 //! (Horizon sent something that is not what it documents), and [`HorizonError::Timeout`] for a
 //! submission whose fate is unknown (the caller must look the hash up, never rebuild).
 
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -144,13 +145,43 @@ impl RateBudget {
     }
 }
 
-/// A Horizon client; clones share the connection pool and the [`RateBudget`].
+/// A Horizon client; clones share the connection pool, the [`RateBudget`] and the
+/// [`ClientStats`].
 #[derive(Clone, Debug)]
 pub struct HorizonClient {
     config: ClientConfig,
     agent: ureq::Agent,
     stream_agent: ureq::Agent,
     budget: Arc<RateBudget>,
+    stats: Arc<ClientStats>,
+}
+
+/// What every clone of a client did, for the metrics endpoint (relaxed atomics: counts, not
+/// synchronisation).
+#[derive(Debug)]
+pub struct ClientStats {
+    /// Answers received (any status).
+    pub requests: AtomicU64,
+    /// Transport failures and answers with a status of 400 or more.
+    pub errors: AtomicU64,
+    /// 429 answers.
+    pub rate_limited: AtomicU64,
+    /// The last `X-RateLimit-Remaining` seen (-1: none yet).
+    pub rate_limit_remaining: AtomicI64,
+    /// Streams reconnected after a goodbye, a drop or a stall.
+    pub stream_reconnects: AtomicU64,
+}
+
+impl Default for ClientStats {
+    fn default() -> ClientStats {
+        ClientStats {
+            requests: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
+            rate_limit_remaining: AtomicI64::new(-1),
+            stream_reconnects: AtomicU64::new(0),
+        }
+    }
 }
 
 /// A successful read: the body and the `Latest-Ledger` header (0 when absent).
@@ -201,16 +232,34 @@ impl HorizonClient {
             .build()
             .into();
         let budget = Arc::new(RateBudget::new(config.requests_per_s_max));
-        HorizonClient { config, agent, stream_agent, budget }
+        HorizonClient { config, agent, stream_agent, budget, stats: Arc::default() }
     }
 
     pub fn budget(&self) -> &RateBudget {
         &self.budget
     }
 
-    /// Learns from the rate-limit headers of any answer.
+    /// Counts shared by every clone of this client.
+    pub fn stats(&self) -> &Arc<ClientStats> {
+        &self.stats
+    }
+
+    fn transport_error(&self) {
+        self.stats.errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Learns from the rate-limit headers of any answer (and counts it).
     fn observe(&self, response: &ureq::http::Response<ureq::Body>) {
+        let stats = &self.stats;
+        stats.requests.fetch_add(1, Ordering::Relaxed);
+        if response.status().as_u16() >= 400 {
+            stats.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(remaining) = header_u64(response, "x-ratelimit-remaining") {
+            stats.rate_limit_remaining.store(i64::try_from(remaining).unwrap_or(i64::MAX), Ordering::Relaxed);
+        }
         if response.status().as_u16() == 429 {
+            stats.rate_limited.fetch_add(1, Ordering::Relaxed);
             let retry_s = header_u64(response, "retry-after").unwrap_or(1);
             self.budget.block_for(Duration::from_secs(retry_s.max(1)));
         } else if header_u64(response, "x-ratelimit-remaining") == Some(0) {
@@ -237,6 +286,7 @@ impl HorizonClient {
             let mut response = match self.agent.get(&url).header("accept", "application/hal+json").call() {
                 Ok(response) => response,
                 Err(e) => {
+                    self.transport_error();
                     last_error = e.to_string();
                     continue;
                 }
@@ -267,8 +317,14 @@ impl HorizonClient {
         let mut response = match self.agent.post(&url).send_form([("tx", envelope_base64)]) {
             Ok(response) => response,
             // Whether the request reached Horizon is unknown: treat as a timeout.
-            Err(ureq::Error::Timeout(_)) | Err(ureq::Error::Io(_)) => return Err(HorizonError::Timeout),
-            Err(e) => return Err(HorizonError::Transport(e.to_string())),
+            Err(ureq::Error::Timeout(_)) | Err(ureq::Error::Io(_)) => {
+                self.transport_error();
+                return Err(HorizonError::Timeout);
+            }
+            Err(e) => {
+                self.transport_error();
+                return Err(HorizonError::Transport(e.to_string()));
+            }
         };
         self.observe(&response);
         let status = response.status().as_u16();
@@ -408,6 +464,7 @@ impl EventStream {
             let response = match request.call() {
                 Ok(response) => response,
                 Err(_) => {
+                    client.transport_error();
                     self.failures += 1;
                     continue;
                 }
@@ -417,6 +474,7 @@ impl EventStream {
             if status == 200 {
                 if self.connected_once {
                     self.reconnects += 1;
+                    client.stats.stream_reconnects.fetch_add(1, Ordering::Relaxed);
                 }
                 self.connected_once = true;
                 self.reader = Some(Box::new(response.into_body().into_reader()));

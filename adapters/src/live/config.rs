@@ -31,6 +31,28 @@
 //! anchor_key = "file:/keys/anchor.key" # optional: publish checkpoints on the ledger from this account
 //! anchor_secs = 300
 //!
+//! [admin]                           # optional: the admin API (README: operating a session)
+//! listen = "127.0.0.1:8700"         # beyond loopback, tls_cert and tls_key are required
+//! token_ttl_secs = 900              # session tokens: absolute lifetime, and idle timeout
+//! idle_timeout_secs = 300
+//! login_failures_max = 5            # per name and per address, within the window
+//! login_failure_window_secs = 300
+//! login_lockout_secs = 300
+//! scrape_token_sha256 = "…"         # optional: SHA-256 (hex) of a bearer credential for /metrics
+//! tls_cert = "/etc/starlog/admin.crt"      # optional PEM chain and key
+//! tls_key = "/etc/starlog/admin.key"
+//! tls_client_ca = "/etc/starlog/ops-ca.crt" # optional: require client certificates from this CA
+//!
+//! [[admin.operators]]
+//! name = "alice"
+//! role = "admin"                    # viewer, trader or admin
+//! password_hash = "$argon2id$v=19$…" # `starlog ctl hash-password`
+//! totp_secret = "file:/etc/starlog/alice.totp" # or env:NAME; required for admins
+//!
+//! [alerts]                          # optional: incidents P0–P2 go to the log, and to a webhook
+//! webhook = "https://ops.example/starlog" # JSON POST, retried with backoff, never blocking the core
+//! min_priority = "P2"
+//!
 //! [fees]
 //! fee_per_op_stroops_max = 10000
 //! validity_secs = 30
@@ -46,7 +68,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use starlog_engine::engine::EngineConfig;
-use starlog_engine::incident::IncidentConfig;
+use starlog_engine::incident::{IncidentConfig, Priority};
 use starlog_engine::risk::{RiskLimits, ValidationLevel};
 use starlog_engine::strategy::{MarketMaker, MarketMakerParams, Strategy};
 use starlog_engine::throttle::ThrottleConfig;
@@ -54,6 +76,9 @@ use starlog_engine::twap::{Twap, TwapParams};
 use starlog_engine::{AccountId, Amount, Asset, Pair};
 use starlog_journal::Durability;
 
+use crate::admin::auth::AuthLimits;
+use crate::admin::{AdminConfig, OperatorConfig};
+use crate::alerts::AlertConfig;
 use crate::keys::{KeyUri, SecurityLevel};
 use crate::policy::Policy;
 use crate::stellar::Network;
@@ -100,6 +125,144 @@ struct Raw {
     timing: RawTiming,
     #[serde(default)]
     audit: RawAudit,
+    #[serde(default)]
+    admin: Option<RawAdmin>,
+    #[serde(default)]
+    alerts: Option<RawAlerts>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlerts {
+    #[serde(default)]
+    webhook: Option<String>,
+    #[serde(default)]
+    min_priority: Option<String>,
+    #[serde(default)]
+    queue_max: Option<usize>,
+    #[serde(default)]
+    attempts_max: Option<u32>,
+    #[serde(default)]
+    backoff_initial_ms: Option<u64>,
+    #[serde(default)]
+    backoff_max_ms: Option<u64>,
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+}
+
+fn alerts(raw: &RawAlerts) -> Result<AlertConfig, ConfigError> {
+    let bad = |field: &str, why: &dyn std::fmt::Display| ConfigError(format!("alerts.{field}: {why}"));
+    let d = AlertConfig::default();
+    if let Some(url) = &raw.webhook
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        return Err(bad("webhook", &"must start with http:// or https://"));
+    }
+    let min_priority = match raw.min_priority.as_deref() {
+        None => d.min_priority,
+        Some(text) => Priority::ALL
+            .into_iter()
+            .find(|p| p.as_str() == text)
+            .ok_or_else(|| bad("min_priority", &"P0, P1, P2 or P3"))?,
+    };
+    let config = AlertConfig {
+        webhook_url: raw.webhook.clone(),
+        min_priority,
+        queue_max: raw.queue_max.unwrap_or(d.queue_max),
+        attempts_max: raw.attempts_max.unwrap_or(d.attempts_max),
+        backoff_initial_ms: raw.backoff_initial_ms.unwrap_or(d.backoff_initial_ms),
+        backoff_max_ms: raw.backoff_max_ms.unwrap_or(d.backoff_max_ms),
+        timeout_ms: raw.timeout_ms.unwrap_or(d.timeout_ms),
+    };
+    if config.queue_max == 0 || config.attempts_max == 0 || config.timeout_ms == 0 {
+        return Err(bad("queue_max/attempts_max/timeout_ms", &"must be positive"));
+    }
+    Ok(config)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdmin {
+    #[serde(default = "default_admin_listen")]
+    listen: String,
+    #[serde(default)]
+    token_ttl_secs: Option<u64>,
+    #[serde(default)]
+    idle_timeout_secs: Option<u64>,
+    #[serde(default)]
+    login_failures_max: Option<u32>,
+    #[serde(default)]
+    login_failure_window_secs: Option<u64>,
+    #[serde(default)]
+    login_lockout_secs: Option<u64>,
+    #[serde(default)]
+    scrape_token_sha256: Option<String>,
+    #[serde(default)]
+    tls_cert: Option<PathBuf>,
+    #[serde(default)]
+    tls_key: Option<PathBuf>,
+    #[serde(default)]
+    tls_client_ca: Option<PathBuf>,
+    #[serde(default)]
+    operators: Vec<RawOperator>,
+}
+
+fn default_admin_listen() -> String {
+    "127.0.0.1:8700".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOperator {
+    name: String,
+    role: String,
+    password_hash: String,
+    #[serde(default)]
+    totp_secret: Option<String>,
+}
+
+fn admin(raw: &RawAdmin) -> Result<AdminConfig, ConfigError> {
+    let bad = |field: &str, why: &dyn std::fmt::Display| ConfigError(format!("admin.{field}: {why}"));
+    let listen = raw.listen.parse().map_err(|_| bad("listen", &"an IP:PORT address, e.g. 127.0.0.1:8700"))?;
+    let defaults = AuthLimits::default();
+    let limits = AuthLimits {
+        token_ttl_secs: raw.token_ttl_secs.unwrap_or(defaults.token_ttl_secs),
+        idle_timeout_secs: raw.idle_timeout_secs.unwrap_or(defaults.idle_timeout_secs),
+        login_failures_max: raw.login_failures_max.unwrap_or(defaults.login_failures_max),
+        login_failure_window_secs: raw.login_failure_window_secs.unwrap_or(defaults.login_failure_window_secs),
+        login_lockout_secs: raw.login_lockout_secs.unwrap_or(defaults.login_lockout_secs),
+        sessions_max: defaults.sessions_max,
+    };
+    let scrape_token_sha256 = match &raw.scrape_token_sha256 {
+        Some(hex) => {
+            Some(crate::stellar::unhex::<32>(hex).ok_or_else(|| bad("scrape_token_sha256", &"64 hex digits"))?)
+        }
+        None => None,
+    };
+    let operators = raw
+        .operators
+        .iter()
+        .enumerate()
+        .map(|(i, op)| {
+            Ok(OperatorConfig {
+                name: op.name.clone(),
+                role: op.role.parse().map_err(|e| bad(&format!("operators[{i}].role"), &e))?,
+                password_hash: op.password_hash.clone(),
+                totp_secret: op.totp_secret.clone(),
+            })
+        })
+        .collect::<Result<Vec<_>, ConfigError>>()?;
+    let config = AdminConfig {
+        listen,
+        limits,
+        scrape_token_sha256,
+        tls_cert: raw.tls_cert.clone(),
+        tls_key: raw.tls_key.clone(),
+        tls_client_ca: raw.tls_client_ca.clone(),
+        operators,
+    };
+    config.validate().map_err(ConfigError)?;
+    Ok(config)
 }
 
 #[derive(Debug, Deserialize)]
@@ -264,6 +427,10 @@ pub struct RunConfig {
     /// `anchor_secs` (0: only at exit).
     pub anchor_key: Option<KeyUri>,
     pub anchor_secs: u64,
+    /// The admin API (`[admin]`; `None`: not served).
+    pub admin: Option<AdminConfig>,
+    /// Where incidents are alerted (`[alerts]`; by default, the log only).
+    pub alerts: AlertConfig,
 }
 
 /// Risk limits when the file sets none: small, so that a fresh configuration cannot trade big.
@@ -277,7 +444,7 @@ pub const RISK_DEFAULT: RiskLimits = RiskLimits {
     daily_loss_stroops_max: 100 * 10_000_000,
 };
 
-fn risk_code(name: &str) -> Option<u16> {
+pub fn risk_code(name: &str) -> Option<u16> {
     Some(match name {
         "order_amount_stroops_max" => 1,
         "order_notional_stroops_max" => 2,
@@ -410,6 +577,8 @@ impl RunConfig {
             checkpoint_secs: raw.audit.checkpoint_secs,
             anchor_key,
             anchor_secs: raw.audit.anchor_secs,
+            admin: raw.admin.as_ref().map(admin).transpose()?,
+            alerts: raw.alerts.as_ref().map(alerts).transpose()?.unwrap_or_default(),
         })
     }
 }

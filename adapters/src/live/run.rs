@@ -39,11 +39,17 @@ use starlog_engine::{AccountId, Asset, Pair};
 use starlog_journal::JournalReader;
 
 use super::config::RunConfig;
+use super::ops::{self, IoStats};
 use super::pipeline::{Action, Pipeline, PipelineConfig};
+use crate::admin::AdminCall;
+use crate::admin::api::{AdminApi, Query};
+use crate::admin::auth::{Authenticator, TokenKey};
+use crate::admin::server::{AdminServer, CoreLink, ServerStats};
+use crate::alerts::{Alert, Alerter};
 use crate::anchor::{self, Anchorer};
 use crate::checkpoint::{self, Checkpoint, Head};
 use crate::core_loop::{CoreError, CoreLoop, INPUT_DIR, OUTPUT_DIR};
-use crate::horizon::client::{ClientConfig, HorizonClient, HorizonError, Submitted};
+use crate::horizon::client::{ClientConfig, ClientStats, HorizonClient, HorizonError, Submitted};
 use crate::horizon::decode::{self, FeeStats, Transaction};
 use crate::keys::{self, KeyError, OpenOptions, Signer};
 
@@ -92,6 +98,9 @@ pub struct RunSummary {
     /// the ledger (see `anchor`).
     pub checkpoints: u64,
     pub anchors: u64,
+    /// Incident alerts raised (logged), and delivered to the webhook.
+    pub alerts_raised: u64,
+    pub alerts_delivered: u64,
 }
 
 /// Why a run stopped with an error, by who is to blame.
@@ -151,6 +160,8 @@ pub(super) enum Msg {
         hash: [u8; 32],
         sequence: i64,
     },
+    /// The admin API asks.
+    Admin(AdminCall),
 }
 
 pub(super) fn now_ns() -> i64 {
@@ -253,6 +264,17 @@ pub fn run(config: &RunConfig, options: RunOptions) -> Result<RunSummary, RunErr
     std::fs::create_dir_all(&config.journal_dir)
         .map_err(|e| RunError::Config(format!("journal_dir {}: {e}", config.journal_dir.display())))?;
     let mut core = CoreLoop::open(&config.journal_dir, engine, config.durability, SEGMENT_BYTES)?;
+    core.enable_metrics();
+    // The admin API's operators (their TOTP keys are read now: a missing one stops the start).
+    let admin_api = match &config.admin {
+        Some(admin) => {
+            let operators = admin.load_operators().map_err(RunError::Config)?;
+            let auth = Authenticator::new(operators, admin.limits, TokenKey::generate().map_err(RunError::Config)?)
+                .map_err(RunError::Config)?;
+            Some(AdminApi::new(auth, admin.scrape_token_sha256))
+        }
+        None => None,
+    };
     let client = HorizonClient::new(ClientConfig::new(&config.horizon_url));
     let mut summary = RunSummary::default();
     let mut ours = journaled.ours;
@@ -314,7 +336,17 @@ pub fn run(config: &RunConfig, options: RunOptions) -> Result<RunSummary, RunErr
     spawn_submitter(client.clone(), config.account, action_rx, msg_tx.clone());
     spawn_poller(client.clone(), config, msg_tx.clone(), Arc::clone(&threads_stop));
     spawn_streams(&client, config, &msg_tx, &threads_stop, effects_cursor);
+    let admin_server = match (admin_api, &config.admin) {
+        (Some(api), Some(admin)) => {
+            let tx = msg_tx.clone();
+            let link: CoreLink = Arc::new(move |call| tx.send(Msg::Admin(call)).is_ok());
+            Some(AdminServer::start(admin, api, link).map_err(RunError::Config)?)
+        }
+        _ => None,
+    };
     drop(msg_tx);
+    let alerter = Alerter::start(config.alerts.clone());
+    let journal_dir = config.journal_dir.display().to_string();
 
     let mut intents = Vec::new();
     for intent in fresh {
@@ -327,8 +359,14 @@ pub fn run(config: &RunConfig, options: RunOptions) -> Result<RunSummary, RunErr
         summary: &mut summary,
         ours: &mut ours,
         startup_sequence,
+        account: config.account.to_string(),
+        horizon: Arc::clone(client.stats()),
+        admin: admin_server.as_ref().map(|s| Arc::clone(s.stats())),
+        alerter: &alerter,
+        journal_dir: &journal_dir,
+        replies: Vec::new(),
     };
-    step(&mut c, &mut inputs, &mut actions, &mut intents)?;
+    step(&mut c, &mut inputs, &mut actions, &mut intents, Instant::now())?;
     for action in actions.drain(..) {
         let _ = action_tx.send(action);
     }
@@ -392,8 +430,10 @@ pub fn run(config: &RunConfig, options: RunOptions) -> Result<RunSummary, RunErr
                 }));
             }
         }
+        let mut arrived = Instant::now();
         match msg_rx.recv_timeout(Duration::from_millis(50)) {
             Ok(msg) => {
+                arrived = Instant::now();
                 handle(msg, &mut c, &mut inputs, &mut actions);
                 for msg in msg_rx.try_iter().take(BATCH_MAX) {
                     handle(msg, &mut c, &mut inputs, &mut actions);
@@ -402,7 +442,7 @@ pub fn run(config: &RunConfig, options: RunOptions) -> Result<RunSummary, RunErr
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
         }
-        step(&mut c, &mut inputs, &mut actions, &mut intents)?;
+        step(&mut c, &mut inputs, &mut actions, &mut intents, arrived)?;
         for action in actions.drain(..) {
             let _ = action_tx.send(action);
         }
@@ -418,6 +458,7 @@ pub fn run(config: &RunConfig, options: RunOptions) -> Result<RunSummary, RunErr
         drop(to_anchor);
         c.summary.anchors = thread.join().unwrap_or(0);
     }
+
     let engine = core.engine();
     summary.open_orders = engine.orders().filter(|o| !o.status.is_terminal()).count();
     summary.halted = engine.is_halted();
@@ -425,6 +466,11 @@ pub fn run(config: &RunConfig, options: RunOptions) -> Result<RunSummary, RunErr
     let head = core.input_head();
     summary.input_head = head.chain_head;
     summary.input_seq = head.last_seq;
+    // The API closes (requests still waiting get a 503); alerts in flight get a moment.
+    drop(admin_server);
+    let alerts = alerter.shutdown(Duration::from_secs(2));
+    summary.alerts_raised = alerts.raised;
+    summary.alerts_delivered = alerts.delivered;
     Ok(summary)
 }
 
@@ -441,7 +487,7 @@ fn checkpoint(dir: &Path, core: &CoreLoop, signer: &mut dyn Signer, count: &mut 
             Some(c.digest())
         }
         Err(e) => {
-            eprintln!("starlog run: checkpoint not written: {e}");
+            tracing::error!(error = %e, "checkpoint not written");
             None
         }
     }
@@ -472,10 +518,10 @@ fn spawn_anchorer(mut anchorer: Anchorer, dir: std::path::PathBuf) -> (Sender<[u
                         .open(dir.join("anchors"))
                         .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
                     if let Err(e) = noted {
-                        eprintln!("starlog run: anchor published but not noted: {e}");
+                        tracing::warn!(error = %e, "anchor published but not noted in DIR/anchors");
                     }
                 }
-                Err(e) => eprintln!("starlog run: anchor not published: {e}"),
+                Err(e) => tracing::error!(error = %e, "anchor not published"),
             }
         }
         published
@@ -492,6 +538,13 @@ struct Core<'a> {
     ours: &'a mut HashSet<[u8; 32]>,
     /// Our account's sequence number in the start-up snapshot.
     startup_sequence: i64,
+    account: String,
+    horizon: Arc<ClientStats>,
+    admin: Option<Arc<ServerStats>>,
+    alerter: &'a Alerter,
+    journal_dir: &'a str,
+    /// Operator commands waiting for their seq: (index in the pending inputs, reply).
+    replies: Vec<(usize, Sender<u64>)>,
 }
 
 /// Journal and apply `inputs`; every intent becomes a journaled `TxSubmitted` before its
@@ -501,6 +554,28 @@ fn step(
     inputs: &mut Vec<Input>,
     actions: &mut Vec<Action>,
     intents: &mut Vec<Intent>,
+    arrived: Instant,
+) -> Result<(), RunError> {
+    // The inputs now pending take the seqs from here, in order.
+    let first_seq = c.core.next_input_seq();
+    let result = step_inner(c, inputs, actions, intents, arrived);
+    for (index, reply) in c.replies.drain(..) {
+        if result.is_ok() {
+            let _ = reply.send(first_seq + index as u64);
+        }
+    }
+    for (seq, at_ns, incident) in c.core.take_incidents() {
+        c.alerter.raise(&Alert::from_output(seq, &incident, at_ns, c.journal_dir));
+    }
+    result
+}
+
+fn step_inner(
+    c: &mut Core<'_>,
+    inputs: &mut Vec<Input>,
+    actions: &mut Vec<Action>,
+    intents: &mut Vec<Intent>,
+    arrived: Instant,
 ) -> Result<(), RunError> {
     while !inputs.is_empty() || !intents.is_empty() {
         for input in inputs.iter() {
@@ -521,8 +596,16 @@ fn step(
         c.summary.outputs += stats.outputs as u64;
         c.summary.intents += stats.intents as u64;
         for intent in std::mem::take(intents) {
-            if let Err(e) = c.pipeline.on_intent(&intent, now_s(), c.signer, inputs, actions) {
-                eprintln!("starlog run: intent {}: {e}", intent.id);
+            let started = Instant::now();
+            let built = c.pipeline.on_intent(&intent, now_s(), c.signer, inputs, actions);
+            let done = Instant::now();
+            if let Some(m) = c.core.metrics_mut() {
+                let ns = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+                m.signer.entry(c.signer.store().as_str()).or_default().record_ns(ns(done - started));
+                m.tick_to_order.record_ns(ns(done.saturating_duration_since(arrived)));
+            }
+            if let Err(e) = built {
+                tracing::warn!(intent = intent.id, error = %e, "intent not submitted");
                 inputs.extend(e.inputs(intent.id));
             }
         }
@@ -537,7 +620,7 @@ fn handle(msg: Msg, c: &mut Core<'_>, inputs: &mut Vec<Input>, actions: &mut Vec
         Msg::Looked { hash, found } => c.pipeline.on_lookup(hash, found, now_s(), inputs, actions),
         Msg::Sequence(sequence) => {
             if let Err(e) = c.pipeline.sync_sequence(sequence, c.signer, inputs, actions) {
-                eprintln!("starlog run: {e}");
+                tracing::warn!(error = %e, "sequence resync");
             }
         }
         Msg::Fees(fees) => c.pipeline.set_fees(fees.last_ledger_base_fee, fees.max_fee_p90),
@@ -546,6 +629,21 @@ fn handle(msg: Msg, c: &mut Core<'_>, inputs: &mut Vec<Input>, actions: &mut Vec
             inputs.push(Input::Security(SecurityEvent::UnexpectedTransaction { hash }));
         }
         Msg::OurAccountTx { .. } => {}
+        Msg::Admin(AdminCall::Event(input)) => inputs.push(input),
+        Msg::Admin(AdminCall::Command { input, reply }) => {
+            c.replies.push((inputs.len(), reply));
+            inputs.push(input);
+        }
+        Msg::Admin(AdminCall::Query { query, reply }) => {
+            let body = match query {
+                Query::Status => ops::status(c.core, &c.account).to_string(),
+                Query::Metrics => ops::metrics(
+                    c.core,
+                    IoStats { horizon: &c.horizon, admin: c.admin.as_deref(), alerts: Some(c.alerter.stats()) },
+                ),
+            };
+            let _ = reply.send(body);
+        }
     }
 }
 
@@ -558,7 +656,7 @@ pub(super) fn load_books(client: &HorizonClient, pairs: &[Pair]) -> Vec<events::
             format!("/order_book?{}&{}&limit=20", asset_query("selling", &base), asset_query("buying", &counter));
         match client.get(&path).and_then(|b| Ok(decode::order_book(&b.bytes, index as u16, &base, &counter)?)) {
             Ok(book) => books.push(book),
-            Err(e) => eprintln!("starlog: order book of pair {index}: {e}"),
+            Err(e) => tracing::warn!(pair = index, error = %e, "order book not loaded"),
         }
     }
     books
@@ -588,7 +686,7 @@ fn spawn_submitter(client: HorizonClient, account: AccountId, actions: Receiver<
                         None => continue,
                     },
                     Err(e) => {
-                        eprintln!("starlog run: cannot load the sequence number: {e}");
+                        tracing::warn!(error = %e, "cannot load the sequence number");
                         continue;
                     }
                 },
@@ -622,7 +720,7 @@ fn spawn_poller(client: HorizonClient, config: &RunConfig, msgs: Sender<Msg>, st
                             return;
                         }
                     }
-                    Err(e) => eprintln!("starlog run: account poll: {e}"),
+                    Err(e) => tracing::warn!(error = %e, "account poll failed"),
                 }
             }
             if Instant::now() >= next_fees {
@@ -720,10 +818,10 @@ fn spawn_stream(
                     }
                     Ok(None) => {}
                     // One bad record is reported and skipped; the stream goes on.
-                    Err(e) => eprintln!("starlog run: {path}: {e}"),
+                    Err(e) => tracing::warn!(stream = %path, error = %e, "bad record skipped"),
                 },
                 Err(e) => {
-                    eprintln!("starlog run: stream {path} stopped: {e}");
+                    tracing::error!(stream = %path, error = %e, "stream stopped");
                     return;
                 }
             }
