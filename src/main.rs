@@ -35,6 +35,8 @@ enum Command {
     Keys(cmd::keys::Keys),
     /// The live trading process: Horizon in, journal, engine, signer, Horizon out.
     Run(cmd::run::RunArgs),
+    /// Operate a running session through its admin API; make operator credentials.
+    Ctl(cmd::ctl::CtlArgs),
     /// Replay a recorded session's market data against a strategy with new parameters.
     Backtest(cmd::backtest::BacktestArgs),
     /// Re-run a recorded session and compare every output with the recorded one.
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         Command::Tx(t) => cmd::tx::run(t),
         Command::Keys(k) => cmd::keys::run(k),
         Command::Run(r) => cmd::run::run(r),
+        Command::Ctl(c) => cmd::ctl::run(c),
         Command::Record(r) => cmd::record::run(r),
         Command::Replay(r) => cmd::replay::run(r),
         Command::Backtest(b) => cmd::backtest::run(b),

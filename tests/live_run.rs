@@ -1,8 +1,11 @@
 //! `starlog run` against `starlog sim serve` (with its background market): the market maker
 //! quotes, gets filled, journals everything, and cancels its offers on the way out; a second
-//! client trading from our account is an intrusion (P0 lockdown).
+//! client trading from our account is an intrusion (P0 lockdown); operators steer a session
+//! through the admin API, its metrics match its journal, and a P0 reaches the alert webhook.
 
 mod support;
+#[path = "../adapters/tests/harness/webhook.rs"]
+mod webhook;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -530,4 +533,244 @@ fn a_balance_change_we_did_not_cause_locks_down() {
         .unwrap();
     let entries: Vec<serde_json::Value> = serde_json::from_slice(&shown.stdout).unwrap();
     assert!(entries.iter().any(|e| e["detail"].as_str().unwrap().contains("UnexplainedBalanceChange")), "{entries:?}");
+}
+
+/// A loopback port free a moment ago.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+const OPS_PASSWORD: &str = "operators-password-for-tests";
+const ADA_TOTP: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+
+/// `name{labels}` → value, from a Prometheus text page.
+fn parse_metrics(page: &str) -> std::collections::BTreeMap<String, f64> {
+    page.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (key, value) = l.rsplit_once(' ').unwrap_or_else(|| panic!("a sample line: {l}"));
+            (key.to_owned(), value.parse::<f64>().unwrap_or_else(|_| panic!("a value: {l}")))
+        })
+        .collect()
+}
+
+#[test]
+fn operators_steer_a_session_through_the_admin_api_and_its_metrics_match_the_journal() {
+    use starlog_engine::events::{self, ArchivedCommand, ArchivedInput};
+    use starlog_engine::outputs::{self, ArchivedOutput};
+
+    let sim = Sim::start();
+    let account = sim.trader();
+    let dir = tempfile::tempdir().unwrap();
+    let (hook_url, hooks) = webhook::receiver(vec![200]);
+    let hashed =
+        starlog(&["ctl", "hash-password", "--password-env", "OPS_PW"]).env("OPS_PW", OPS_PASSWORD).output().unwrap();
+    assert!(hashed.status.success(), "{}", String::from_utf8_lossy(&hashed.stderr));
+    let hash = String::from_utf8(hashed.stdout).unwrap().trim().to_owned();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    let totp_file = dir.path().join("ada.totp");
+    std::fs::write(&totp_file, ADA_TOTP).unwrap();
+    let scrape_file = dir.path().join("scrape.token");
+    let digest = starlog(&["ctl", "scrape-token", "--out", scrape_file.to_str().unwrap()]).output().unwrap();
+    assert!(digest.status.success());
+    let digest = String::from_utf8(digest.stdout).unwrap().trim().to_owned();
+    let port = free_port();
+    let api = format!("http://127.0.0.1:{port}");
+    let config = config(&sim, &account, dir.path());
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text += &format!(
+        r#"
+[admin]
+listen = "127.0.0.1:{port}"
+scrape_token_sha256 = "{digest}"
+
+[[admin.operators]]
+name = "vera"
+role = "viewer"
+password_hash = "{hash}"
+
+[[admin.operators]]
+name = "tom"
+role = "trader"
+password_hash = "{hash}"
+
+[[admin.operators]]
+name = "ada"
+role = "admin"
+password_hash = "{hash}"
+totp_secret = "file:{totp}"
+
+[alerts]
+webhook = "{hook_url}"
+"#,
+        totp = totp_file.display(),
+    );
+    std::fs::write(&config, text).unwrap();
+    let run = starlog(&["--log-format", "json", "run", "--config", config.to_str().unwrap(), "--seconds", "16"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let token_file = dir.path().join("token");
+    let ctl = |args: &[&str]| -> Output {
+        starlog(&["ctl", "--api", &api, "--token-file", token_file.to_str().unwrap()])
+            .args(args)
+            .env("OPS_PW", OPS_PASSWORD)
+            .output()
+            .unwrap()
+    };
+    let ok = |out: &Output| -> serde_json::Value {
+        assert!(out.status.success(), "ctl failed: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+    };
+    let refused = |out: &Output, status: &str| {
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(status), "{err}");
+    };
+    // The API comes up with the session.
+    let login = |operator: &str, totp: Option<String>| {
+        let mut args = vec!["login", "--operator", operator, "--password-env", "OPS_PW"];
+        if let Some(code) = &totp {
+            args.extend(["--totp", code.as_str()]);
+        }
+        ctl(&args)
+    };
+    let mut waited = 0;
+    let first = loop {
+        let out = login("vera", None);
+        if out.status.success() || waited > 100 {
+            break out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+    };
+    assert_eq!(ok(&first)["role"], "viewer");
+    let status = ok(&ctl(&["status"]));
+    assert_eq!(status["account"], account.to_string());
+    assert!(status["journal"]["input_seq"].as_u64().unwrap() >= 1, "{status}");
+    refused(&ctl(&["halt"]), "HTTP 403");
+
+    // A trader halts and resumes; each command is journaled with who issued it.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(ok(&login("tom", None))["role"], "trader");
+    let halt = ok(&ctl(&["halt"]));
+    assert_eq!(halt["operator"], "tom");
+    assert!(halt.get("token").is_none(), "tokens are not printed");
+    assert_eq!(ok(&ctl(&["status"]))["halted"], true);
+    let resume = ok(&ctl(&["resume"]));
+    refused(&ctl(&["set-limit", "order_amount_stroops_max", "300000000"]), "HTTP 403");
+
+    // An admin, with the second factor, sets a limit.
+    refused(&login("ada", None), "HTTP 401");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let code = format!("{:06}", starlog_adapters::admin::auth::TotpKey::from_base32(ADA_TOTP).unwrap().code_at(now));
+    assert_eq!(ok(&login("ada", Some(code.clone())))["role"], "admin");
+    refused(&login("ada", Some(code)), "HTTP 401"); // the same code again
+    let limit = ok(&ctl(&["set-limit", "order_amount_stroops_max", "300000000"]));
+    assert_eq!(ok(&ctl(&["status"]))["limits"]["order_amount_stroops_max"], 300_000_000);
+
+    // A P0 (a payment we did not cause) reaches the webhook with its seq.
+    assert_eq!(sim.stranger_pays(&account)["successful"], true);
+    // (Ada's failed login before it was a P2: alerted too, first.)
+    let mut delivered = Vec::new();
+    let alert = loop {
+        let alert =
+            hooks.recv_timeout(std::time::Duration::from_secs(30)).expect("the P0 alert reaches the webhook").json();
+        if alert["priority"] == "P0" {
+            break alert;
+        }
+        delivered.push(alert);
+    };
+    assert!(delivered.iter().any(|a| a["kind"] == "AuthFailure"), "{delivered:?}");
+    let alert_seq = alert["seq"].as_u64().unwrap();
+    assert_eq!(
+        alert["audit"],
+        format!("starlog audit show {} --from {alert_seq}", dir.path().join("session").display())
+    );
+
+    // Scraped mid-run with the scrape credential.
+    let scrape = std::fs::read_to_string(&scrape_file).unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut response =
+        agent.get(format!("{api}/metrics")).header("authorization", format!("Bearer {scrape}")).call().unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let page = response.body_mut().read_to_string().unwrap();
+    let metrics = parse_metrics(&page);
+    let s = summary(&run.wait_with_output().unwrap());
+    assert_eq!(s["locked_down"], true, "{s}");
+    assert!(s["alerts_delivered"].as_u64().unwrap() >= 1, "{s}");
+
+    // The journal says the same: who did what, at the seqs the API answered.
+    let session = dir.path().join("session");
+    let inputs = starlog_journal::JournalReader::open(session.join("input")).unwrap();
+    let mut commands = std::collections::BTreeMap::new();
+    let scraped_seq = metrics["starlog_input_seq"] as u64;
+    let mut kinds: std::collections::BTreeMap<u16, u64> = std::collections::BTreeMap::new();
+    for record in inputs.iter() {
+        let record = record.unwrap();
+        if record.seq <= scraped_seq {
+            *kinds.entry(record.kind).or_default() += 1;
+        }
+        if let ArchivedInput::Operator(op) = events::access(record.payload).unwrap() {
+            let what = match op.command {
+                ArchivedCommand::Halt => "halt".to_owned(),
+                ArchivedCommand::Resume => "resume".to_owned(),
+                ArchivedCommand::SetLimit { limit, value } => format!("limit {limit}={value}"),
+                _ => "other".to_owned(),
+            };
+            commands.insert(record.seq, (op.operator.as_str().to_owned(), what));
+        }
+    }
+    let at = |v: &serde_json::Value| v["seq"].as_u64().unwrap();
+    assert_eq!(commands[&at(&halt)], ("tom".to_owned(), "halt".to_owned()));
+    assert_eq!(commands[&at(&resume)], ("tom".to_owned(), "resume".to_owned()));
+    assert_eq!(commands[&at(&limit)], ("ada".to_owned(), "limit 1=300000000".to_owned()));
+    let outputs = starlog_journal::JournalReader::open(session.join("output")).unwrap();
+    let (mut p0_at_alert, mut rejects, mut incidents) = (false, 0u64, 0u64);
+    for record in outputs.iter() {
+        let record = record.unwrap();
+        let out = outputs::access(record.payload).unwrap();
+        let input_seq = out.input_seq.to_native();
+        match &out.output {
+            ArchivedOutput::Incident(i) => {
+                p0_at_alert |= input_seq == alert_seq && i.priority == 0;
+                incidents += u64::from(input_seq <= scraped_seq);
+            }
+            ArchivedOutput::Decision(d) if d.reject_code.to_native() != 0 => {
+                rejects += u64::from(input_seq <= scraped_seq)
+            }
+            _ => {}
+        }
+    }
+    assert!(p0_at_alert, "the alert's seq is the input that raised the P0 (seq {alert_seq})");
+    // The page, as scraped, matches the journal up to the seq it reports.
+    assert_eq!(metrics["starlog_events_processed_total"] as u64, scraped_seq, "a fresh session: every input so far");
+    let named = |kind: u16| match kind {
+        1 => "session_start",
+        2 => "book",
+        3 => "trade",
+        4 => "account",
+        5 => "tx_submitted",
+        6 => "tx_succeeded",
+        7 => "tx_failed",
+        8 => "tx_expired",
+        9 => "operator",
+        10 => "timer",
+        _ => "security",
+    };
+    for (kind, count) in &kinds {
+        let key = format!("starlog_journal_records_total{{journal=\"input\",kind=\"{}\"}}", named(*kind));
+        assert_eq!(metrics.get(&key).copied(), Some(*count as f64), "{key}\n{page}");
+    }
+    let sum = |prefix: &str| metrics.iter().filter(|(k, _)| k.starts_with(prefix)).map(|(_, v)| *v as u64).sum::<u64>();
+    assert_eq!(sum("starlog_rejects_total{"), rejects, "{page}");
+    assert_eq!(sum("starlog_incidents_total{"), incidents, "{page}");
+    assert!(metrics["starlog_horizon_requests_total"] > 0.0);
+    assert!(metrics["starlog_admin_forbidden_total"] >= 2.0, "{page}");
+    assert!(metrics.contains_key("starlog_engine_apply_seconds{quantile=\"0.5\"}"), "{page}");
+    assert!(metrics["starlog_engine_apply_seconds_count"] as u64 >= scraped_seq.saturating_sub(1));
+    assert!(metrics["starlog_tick_to_order_seconds_count"] >= 1.0, "{page}");
+    assert!(metrics.contains_key("starlog_signer_seconds_count{store=\"env\"}"), "{page}");
 }

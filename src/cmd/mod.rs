@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod backtest;
+pub mod ctl;
 pub mod demo;
 pub mod keys;
 pub mod record;

@@ -58,6 +58,8 @@ pub fn run(args: RunArgs) -> CmdResult {
             "input_seq": summary.input_seq,
             "checkpoints": summary.checkpoints,
             "anchors": summary.anchors,
+            "alerts_raised": summary.alerts_raised,
+            "alerts_delivered": summary.alerts_delivered,
             "chain_head": starlog_journal::hex(&summary.input_head),
         })
     );

@@ -215,6 +215,19 @@ impl Reply {
     }
 }
 
+/// The digest of a scrape credential, as `scrape_token_sha256` holds it.
+pub fn scrape_digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// A fresh scrape credential: 32 random bytes, base64url.
+pub fn new_scrape_token() -> Result<Zeroizing<String>, String> {
+    use base64::Engine as _;
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    getrandom::fill(&mut bytes[..]).map_err(|e| format!("no randomness: {e}"))?;
+    Ok(Zeroizing::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes[..])))
+}
+
 /// What the core is asked to read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Query {
@@ -303,7 +316,7 @@ impl AdminApi {
     fn is_scrape_token(&self, bearer: Option<&str>) -> bool {
         match (self.scrape_token_sha256, bearer) {
             (Some(expected), Some(given)) => {
-                let digest: [u8; 32] = Sha256::digest(given.as_bytes()).into();
+                let digest = scrape_digest(given);
                 // Constant time over the digest.
                 digest.iter().zip(expected.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
             }
