@@ -4,7 +4,6 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use argon2::password_hash::PasswordHasher as _;
 use sha2::Digest as _;
 use starlog_adapters::admin::api::{AdminApi, Outcome, Query, Request};
 use starlog_adapters::admin::auth::{AuthLimits, Authenticator, Operator, Role, TokenKey, TotpKey};
@@ -18,9 +17,7 @@ const PEER: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 /// Cheap Argon2id parameters: the tests check the logic, not the cost.
 fn hash(password: &str) -> String {
-    let params = argon2::Params::new(8, 1, 1, None).unwrap();
-    let argon2 = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
-    argon2.hash_password_with_salt(password.as_bytes(), b"saltsaltsaltsalt").unwrap().to_string()
+    starlog_adapters::admin::auth::hash_password_cost(password.as_bytes(), 8, 1).unwrap()
 }
 
 fn totp() -> TotpKey {

@@ -178,6 +178,13 @@ pub fn hash_password(password: &[u8]) -> Result<String, String> {
     hash_with(&Argon2::default(), password)
 }
 
+/// [`hash_password`] with chosen costs (memory in KiB, passes; one lane): cheap hashes for
+/// tests and fuzzing, or dearer ones than the default.
+pub fn hash_password_cost(password: &[u8], memory_kib: u32, iterations: u32) -> Result<String, String> {
+    let params = argon2::Params::new(memory_kib, iterations, 1, None).map_err(|e| format!("Argon2 parameters: {e}"))?;
+    hash_with(&Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params), password)
+}
+
 fn hash_with(argon2: &Argon2<'_>, password: &[u8]) -> Result<String, String> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|e| format!("no randomness: {e}"))?;
