@@ -698,8 +698,21 @@ webhook = "{hook_url}"
     assert_eq!(response.status().as_u16(), 200);
     let page = response.body_mut().read_to_string().unwrap();
     let metrics = parse_metrics(&page);
-    let s = summary(&run.wait_with_output().unwrap());
-    assert_eq!(s["locked_down"], true, "{s}");
+    // The P0 locked the engine down; only an admin lifts it.
+    assert_eq!(ok(&ctl(&["status"]))["locked_down"], true);
+    let unlock = ok(&ctl(&["unlock"]));
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    assert_eq!(ok(&ctl(&["logout"]))["logged_out"], "ada");
+    refused(&ctl(&["status"]), "HTTP 401");
+    let output = run.wait_with_output().unwrap();
+    // No secret reached the logs: passwords, the TOTP secret, tokens, the scrape credential.
+    let logs = String::from_utf8_lossy(&output.stderr);
+    for secret in [OPS_PASSWORD, ADA_TOTP, token.trim(), scrape.trim(), &hash] {
+        assert!(!logs.contains(secret), "a secret in the logs: {secret:.12}…");
+    }
+    assert!(logs.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()), "JSON logs: {logs}");
+    assert!(logs.contains("operator command journaled"), "{logs}");
+    let s = summary(&output);
     assert!(s["alerts_delivered"].as_u64().unwrap() >= 1, "{s}");
 
     // The journal says the same: who did what, at the seqs the API answered.
@@ -718,6 +731,7 @@ webhook = "{hook_url}"
                 ArchivedCommand::Halt => "halt".to_owned(),
                 ArchivedCommand::Resume => "resume".to_owned(),
                 ArchivedCommand::SetLimit { limit, value } => format!("limit {limit}={value}"),
+                ArchivedCommand::Unlock => "unlock".to_owned(),
                 _ => "other".to_owned(),
             };
             commands.insert(record.seq, (op.operator.as_str().to_owned(), what));
@@ -727,6 +741,7 @@ webhook = "{hook_url}"
     assert_eq!(commands[&at(&halt)], ("tom".to_owned(), "halt".to_owned()));
     assert_eq!(commands[&at(&resume)], ("tom".to_owned(), "resume".to_owned()));
     assert_eq!(commands[&at(&limit)], ("ada".to_owned(), "limit 1=300000000".to_owned()));
+    assert_eq!(commands[&at(&unlock)], ("ada".to_owned(), "unlock".to_owned()));
     let outputs = starlog_journal::JournalReader::open(session.join("output")).unwrap();
     let (mut p0_at_alert, mut rejects, mut incidents) = (false, 0u64, 0u64);
     for record in outputs.iter() {
