@@ -437,22 +437,13 @@ pub fn state_at_with(dir: &Path, seq: u64, use_snapshots: bool) -> Result<Value,
             })
             .collect()
     });
-    let limits = engine.limits();
     Ok(json!({
         "seq": seq,
         "halted": engine.is_halted(),
         "locked_down": engine.is_locked_down(),
         "cancel_only": engine.is_cancel_only(),
         "validation_level": format!("{:?}", engine.validation_level()).to_uppercase(),
-        "limits": {
-            "order_amount_stroops_max": limits.order_amount_stroops_max,
-            "order_notional_stroops_max": limits.order_notional_stroops_max,
-            "price_band_bps_max": limits.price_band_bps_max,
-            "open_orders_pair_max": limits.open_orders_pair_max,
-            "open_orders_total_max": limits.open_orders_total_max,
-            "inventory_stroops_max": limits.inventory_stroops_max,
-            "daily_loss_stroops_max": limits.daily_loss_stroops_max,
-        },
+        "limits": starlog_adapters::live::ops::limits_json(engine.limits()),
         "open_orders": orders,
         "balances": balances,
         "pnl_stroops": engine.pnl_stroops().to_string(),

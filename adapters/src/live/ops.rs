@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 
 use serde_json::{Value, json};
 use starlog_engine::lifecycle::OrderStatus;
+use starlog_engine::risk::RiskLimits;
 
 use crate::admin::server::ServerStats;
 use crate::alerts::AlertStats;
@@ -14,10 +15,22 @@ use crate::core_loop::CoreLoop;
 use crate::horizon::client::ClientStats;
 use crate::metrics::{CoreMetrics, Page};
 
+/// The risk limits by their configuration names.
+pub fn limits_json(limits: &RiskLimits) -> Value {
+    json!({
+        "order_amount_stroops_max": limits.order_amount_stroops_max,
+        "order_notional_stroops_max": limits.order_notional_stroops_max,
+        "price_band_bps_max": limits.price_band_bps_max,
+        "open_orders_pair_max": limits.open_orders_pair_max,
+        "open_orders_total_max": limits.open_orders_total_max,
+        "inventory_stroops_max": limits.inventory_stroops_max,
+        "daily_loss_stroops_max": limits.daily_loss_stroops_max,
+    })
+}
+
 /// The status document (`GET /v1/status`).
 pub fn status(core: &CoreLoop, account: &str) -> Value {
     let engine = core.engine();
-    let limits = engine.limits();
     let orders: Vec<Value> = engine
         .orders()
         .filter(|o| !o.status.is_terminal())
@@ -69,15 +82,7 @@ pub fn status(core: &CoreLoop, account: &str) -> Value {
         "locked_down": engine.is_locked_down(),
         "cancel_only": engine.is_cancel_only(),
         "validation_level": engine.validation_level() as u8,
-        "limits": {
-            "order_amount_stroops_max": limits.order_amount_stroops_max,
-            "order_notional_stroops_max": limits.order_notional_stroops_max,
-            "price_band_bps_max": limits.price_band_bps_max,
-            "open_orders_pair_max": limits.open_orders_pair_max,
-            "open_orders_total_max": limits.open_orders_total_max,
-            "inventory_stroops_max": limits.inventory_stroops_max,
-            "daily_loss_stroops_max": limits.daily_loss_stroops_max,
-        },
+        "limits": limits_json(engine.limits()),
         "pnl_stroops": engine.pnl_stroops().to_string(),
         "open_orders": orders,
         "balances": balances,
@@ -122,60 +127,47 @@ pub fn metrics(core: &CoreLoop, io: IoStats<'_>) -> String {
         "gauge",
         f64::from(u8::from(engine.is_locked_down())),
     );
-    let h = io.horizon;
     let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as f64;
-    page.value("starlog_horizon_requests_total", "Answers received from Horizon.", "counter", load(&h.requests));
-    page.value(
-        "starlog_horizon_errors_total",
-        "Horizon calls that failed in transport or answered 400 or more.",
-        "counter",
-        load(&h.errors),
-    );
-    page.value("starlog_horizon_rate_limited_total", "429 answers from Horizon.", "counter", load(&h.rate_limited));
+    let h = io.horizon;
+    let mut counters = vec![
+        ("starlog_horizon_requests_total", "Answers received from Horizon.", load(&h.requests)),
+        (
+            "starlog_horizon_errors_total",
+            "Horizon calls that failed in transport or answered 400 or more.",
+            load(&h.errors),
+        ),
+        ("starlog_horizon_rate_limited_total", "429 answers from Horizon.", load(&h.rate_limited)),
+        ("starlog_stream_reconnects_total", "Horizon event streams reconnected.", load(&h.stream_reconnects)),
+    ];
+    if let Some(a) = io.admin {
+        counters.extend([
+            ("starlog_admin_requests_total", "Admin API requests.", load(&a.requests)),
+            (
+                "starlog_admin_unauthorized_total",
+                "Admin API answers 401 (failed logins, refused tokens).",
+                load(&a.unauthorized),
+            ),
+            ("starlog_admin_forbidden_total", "Admin API answers 403 (role too low).", load(&a.forbidden)),
+            ("starlog_admin_throttled_total", "Logins refused by the failed-login throttle.", load(&a.throttled)),
+            ("starlog_admin_tls_failures_total", "Failed TLS handshakes.", load(&a.tls_failures)),
+        ]);
+    }
+    if let Some(s) = io.alerts {
+        counters.extend([
+            ("starlog_alerts_raised_total", "Incident alerts raised.", s.raised as f64),
+            ("starlog_alerts_delivered_total", "Alerts the webhook accepted.", s.delivered as f64),
+            ("starlog_alerts_failed_total", "Alerts the webhook never accepted.", s.failed as f64),
+            ("starlog_alerts_dropped_total", "Alerts dropped because the webhook queue was full.", s.dropped as f64),
+        ]);
+    }
+    for (name, help, value) in counters {
+        page.value(name, help, "counter", value);
+    }
     page.value(
         "starlog_horizon_rate_limit_remaining",
         "The last X-RateLimit-Remaining Horizon sent (-1: none yet).",
         "gauge",
         h.rate_limit_remaining.load(Ordering::Relaxed) as f64,
     );
-    page.value(
-        "starlog_stream_reconnects_total",
-        "Horizon event streams reconnected.",
-        "counter",
-        load(&h.stream_reconnects),
-    );
-    if let Some(a) = io.admin {
-        page.value("starlog_admin_requests_total", "Admin API requests.", "counter", load(&a.requests));
-        page.value(
-            "starlog_admin_unauthorized_total",
-            "Admin API answers 401 (failed logins, refused tokens).",
-            "counter",
-            load(&a.unauthorized),
-        );
-        page.value(
-            "starlog_admin_forbidden_total",
-            "Admin API answers 403 (role too low).",
-            "counter",
-            load(&a.forbidden),
-        );
-        page.value(
-            "starlog_admin_throttled_total",
-            "Logins refused by the failed-login throttle.",
-            "counter",
-            load(&a.throttled),
-        );
-        page.value("starlog_admin_tls_failures_total", "Failed TLS handshakes.", "counter", load(&a.tls_failures));
-    }
-    if let Some(s) = io.alerts {
-        page.value("starlog_alerts_raised_total", "Incident alerts raised.", "counter", s.raised as f64);
-        page.value("starlog_alerts_delivered_total", "Alerts the webhook accepted.", "counter", s.delivered as f64);
-        page.value("starlog_alerts_failed_total", "Alerts the webhook never accepted.", "counter", s.failed as f64);
-        page.value(
-            "starlog_alerts_dropped_total",
-            "Alerts dropped because the webhook queue was full.",
-            "counter",
-            s.dropped as f64,
-        );
-    }
     page.finish()
 }
