@@ -159,8 +159,9 @@ impl std::error::Error for InvalidTransition {}
 
 /// Where `event` takes an order that is `from`. `resting` is the status the order had before a
 /// cancel or replace was requested (`Open` or `PartiallyFilled`), to which a failed cancel or
-/// replace returns; `filled_any` says whether anything has filled, which decides between
-/// `Open` and `PartiallyFilled` after a replace lands.
+/// replace returns (as `PartiallyFilled` if it filled in the meantime); `filled_any` says
+/// whether anything has filled, which decides between `Open` and `PartiallyFilled` after a
+/// replace lands.
 pub fn transition(
     from: OrderStatus,
     event: OrderEvent,
@@ -171,6 +172,9 @@ pub fn transition(
     use OrderStatus as S;
     debug_assert!(matches!(resting, S::Open | S::PartiallyFilled), "an order rests as open or partially filled");
     let after_replace = if filled_any { S::PartiallyFilled } else { S::Open };
+    // A failed cancel or replace returns the order to the book as it rested — unless it filled
+    // while the request was in flight (found by the reference model's differential test).
+    let back = if filled_any { S::PartiallyFilled } else { resting };
     let to = match (from, event) {
         (S::PendingSubmit, E::Submit) => S::Submitted,
         (S::PendingSubmit, E::Reject) => S::Rejected,
@@ -196,12 +200,12 @@ pub fn transition(
         (S::PendingCancel, E::PartialFill) => S::PendingCancel,
         (S::PendingCancel, E::FinalFill) => S::Filled,
         (S::PendingCancel, E::Cancelled) => S::Cancelled,
-        (S::PendingCancel, E::CancelReject) => resting,
+        (S::PendingCancel, E::CancelReject) => back,
 
         (S::PendingReplace, E::PartialFill) => S::PendingReplace,
         (S::PendingReplace, E::FinalFill) => S::Filled,
         (S::PendingReplace, E::Replaced) => after_replace,
-        (S::PendingReplace, E::ReplaceReject) => resting,
+        (S::PendingReplace, E::ReplaceReject) => back,
 
         // The race every SDEX client meets: the offer filled before the cancel landed, so the
         // cancel fails with op_offer_not_found. The order stays filled.
@@ -285,6 +289,15 @@ mod tests {
             Ok(S::PartiallyFilled)
         );
         assert_eq!(go(&[E::Submit, E::AcceptResting, E::ReplaceRequest, E::ReplaceReject]), Ok(S::Open));
+        // Filled in part while the request was in flight: back as partially filled.
+        assert_eq!(
+            go(&[E::Submit, E::AcceptResting, E::CancelRequest, E::PartialFill, E::CancelReject]),
+            Ok(S::PartiallyFilled)
+        );
+        assert_eq!(
+            go(&[E::Submit, E::AcceptResting, E::ReplaceRequest, E::PartialFill, E::ReplaceReject]),
+            Ok(S::PartiallyFilled)
+        );
     }
 
     #[test]
