@@ -504,10 +504,31 @@ impl Engine {
         }
     }
 
-    /// Place an order (strategies call this while applying an input): every check in stage
-    /// order, then a decision, and on acceptance the order (pending submit), its balance
-    /// commitment and an intent for the I/O side. Returns the order id, or the reject code.
+    /// [`Engine::place_order`] from outside a strategy: tests and benchmarks only (feature
+    /// `direct-orders`; an order placed this way is in no input, so replay would not place it).
+    #[cfg(feature = "direct-orders")]
     pub fn place(
+        &mut self,
+        pair: u16,
+        side: Side,
+        amount: Amount,
+        price: Price,
+        out: &mut Vec<Output>,
+    ) -> Result<u64, RejectCode> {
+        self.place_order(pair, side, amount, price, out)
+    }
+
+    /// [`Engine::cancel_order`] from outside a strategy: tests and benchmarks only (feature
+    /// `direct-orders`).
+    #[cfg(feature = "direct-orders")]
+    pub fn cancel(&mut self, order: u64, out: &mut Vec<Output>) {
+        self.cancel_order(order, out);
+    }
+
+    /// Place an order (the strategy's actions, while an input is applied): every check in
+    /// stage order, then a decision, and on acceptance the order (pending submit), its balance
+    /// commitment and an intent for the I/O side. Returns the order id, or the reject code.
+    fn place_order(
         &mut self,
         pair: u16,
         side: Side,
@@ -645,10 +666,10 @@ impl Engine {
         for (i, action) in actions.iter().enumerate() {
             match *action {
                 Action::Place { pair, side, amount, price } => {
-                    let placed = self.place(pair, side, amount, price, out);
+                    let placed = self.place_order(pair, side, amount, price, out);
                     strategy.placed(i, placed.ok());
                 }
-                Action::Cancel { order } => self.cancel(order, out),
+                Action::Cancel { order } => self.cancel_order(order, out),
             }
         }
         self.actions = actions;
@@ -657,7 +678,7 @@ impl Engine {
 
     /// Cancel one order resting on the book (throttled like any cancel). Orders not on the book
     /// yet, or already being cancelled, are left alone.
-    pub fn cancel(&mut self, order: u64, out: &mut Vec<Output>) {
+    fn cancel_order(&mut self, order: u64, out: &mut Vec<Output>) {
         let Some(o) = self.orders.get(&order).copied() else { return };
         if !matches!(o.status, OrderStatus::Open | OrderStatus::PartiallyFilled) || o.offer_id == 0 {
             return;
@@ -992,7 +1013,7 @@ impl Engine {
     }
 
     /// Move an order through the lifecycle table, recording the change (or the invalid event).
-    pub fn order_event(&mut self, order: u64, event: OrderEvent, out: &mut Vec<Output>) {
+    fn order_event(&mut self, order: u64, event: OrderEvent, out: &mut Vec<Output>) {
         let Some(o) = self.orders.get_mut(&order) else { return };
         match transition(o.status, event, o.resting, !o.filled.is_zero()) {
             Ok(to) => {

@@ -131,6 +131,11 @@ pub struct MarketMaker {
     /// The mid (m, d) the quotes were last checked against: with every slot filled and the mid
     /// unchanged there is nothing to do, and the targets are not recomputed.
     checked_mid: Option<(u128, u128)>,
+    /// What the quotes were last checked with: the mid and the pair's two balances.
+    checked_funds: (i64, i64),
+    /// The mid and balances at which a placement was last refused: not tried again until one
+    /// of them changes (a refused order is not retried on every input).
+    refused: Option<((u128, u128), (i64, i64))>,
 }
 
 impl MarketMaker {
@@ -142,6 +147,8 @@ impl MarketMaker {
             asks: vec![None; levels],
             pending: Vec::new(),
             checked_mid: None,
+            checked_funds: (0, 0),
+            refused: None,
         }
     }
 
@@ -153,6 +160,13 @@ impl MarketMaker {
             Side::Sell => 10_000 + offset,
         };
         Price::approximate(m.checked_mul(factor)?, d.checked_mul(10_000)?).ok()
+    }
+
+    /// The account's balances of the pair's base and counter (0 when unknown).
+    fn funds(&self, engine: &Engine) -> (i64, i64) {
+        let Some(pair) = engine.pair(self.params.pair) else { return (0, 0) };
+        let balance = |a: &Asset| engine.balances().and_then(|b| b.line(a)).map_or(0, |l| l.balance.stroops());
+        (balance(&pair.selling()), balance(&pair.buying()))
     }
 
     /// Order sizes for (bid, ask) after inventory skew.
@@ -193,16 +207,23 @@ impl Strategy for MarketMaker {
                 *slot = None;
             }
         }
+        // The engine places nothing now (halted, locked down, cancel-only): nothing to ask, and
+        // nothing to pull either — a halt leaves resting quotes where they are.
+        if engine.is_halted() || engine.is_locked_down() || engine.is_cancel_only() {
+            return;
+        }
         let Some(book) = engine.book(pair) else { return };
         let (Some(bid), Some(ask)) = (book.best_bid(), book.best_ask()) else { return };
         // mid = (bn/bd + an/ad) / 2 = (bn·ad + an·bd) / (2·bd·ad), exact in u128.
         let (bn, bd, an, ad) = (bid.n() as u128, bid.d() as u128, ask.n() as u128, ask.d() as u128);
         let (m, d) = (bn * ad + an * bd, 2 * bd * ad);
         let all_quoted = self.bids.iter().chain(self.asks.iter()).all(Option::is_some);
-        if all_quoted && self.checked_mid == Some((m, d)) {
+        let funds = self.funds(engine);
+        if self.checked_mid == Some((m, d)) && (all_quoted || self.refused == Some(((m, d), funds))) {
             return;
         }
         self.checked_mid = Some((m, d));
+        self.checked_funds = funds;
         let (bid_size, ask_size) = self.sizes(engine, m, d);
         let tolerance = u128::from(self.params.refresh_tolerance_bps);
         for (side, size) in [(Side::Buy, bid_size), (Side::Sell, ask_size)] {
@@ -236,8 +257,10 @@ impl Strategy for MarketMaker {
     fn placed(&mut self, index: usize, order: Option<u64>) {
         let Some(&(side, level)) = self.pending.get(index) else { return };
         let slots = if side == Side::Buy { &mut self.bids } else { &mut self.asks };
-        if let (Some(slot), Some(id)) = (slots.get_mut(level), order) {
-            *slot = Some(id);
+        match (slots.get_mut(level), order) {
+            (Some(slot), Some(id)) => *slot = Some(id),
+            (Some(_), None) => self.refused = self.checked_mid.map(|mid| (mid, self.checked_funds)),
+            (None, _) => {}
         }
     }
 
@@ -247,6 +270,8 @@ impl Strategy for MarketMaker {
         self.bids.hash(h);
         self.asks.hash(h);
         self.checked_mid.hash(h);
+        self.checked_funds.hash(h);
+        self.refused.hash(h);
     }
 
     fn encode_setup(&self, out: &mut Vec<u8>) {
@@ -263,7 +288,7 @@ impl Strategy for MarketMaker {
     }
 
     fn encode_state(&self, out: &mut Vec<u8>) {
-        use snapshot::{put_bool, put_len, put_opt_u64, put_u64, put_u128};
+        use snapshot::{put_bool, put_i64, put_len, put_opt_u64, put_u64, put_u128};
         for slots in [&self.bids, &self.asks] {
             put_len(out, slots.len());
             for &slot in slots {
@@ -275,10 +300,18 @@ impl Strategy for MarketMaker {
             put_side(out, side);
             put_u64(out, level as u64);
         }
-        put_bool(out, self.checked_mid.is_some());
-        let (m, d) = self.checked_mid.unwrap_or((0, 0));
-        put_u128(out, m);
-        put_u128(out, d);
+        let refused_mid = self.refused.map(|(mid, _)| mid);
+        let refused_funds = self.refused.map_or((0, 0), |(_, funds)| funds);
+        for mid in [self.checked_mid, refused_mid] {
+            put_bool(out, mid.is_some());
+            let (m, d) = mid.unwrap_or((0, 0));
+            put_u128(out, m);
+            put_u128(out, d);
+        }
+        for (a, b) in [self.checked_funds, refused_funds] {
+            put_i64(out, a);
+            put_i64(out, b);
+        }
     }
 }
 
@@ -316,11 +349,20 @@ impl MarketMaker {
             let level = usize::try_from(r.u64()?).ok().filter(|l| *l < levels).ok_or(corrupt("a pending level"))?;
             pending.push((side, level));
         }
-        let checked_mid = match (r.bool()?, r.u128()?, r.u128()?) {
-            (true, m, d) => Some((m, d)),
-            (false, 0, 0) => None,
-            (false, _, _) => return Err(corrupt("a value after an empty option")),
+        let mut mid = || match (r.bool()?, r.u128()?, r.u128()?) {
+            (true, m, d) => Ok(Some((m, d))),
+            (false, 0, 0) => Ok(None),
+            (false, _, _) => Err(corrupt("a value after an empty option")),
         };
-        Ok(MarketMaker { params, bids, asks, pending, checked_mid })
+        let checked_mid = mid()?;
+        let refused_mid = mid()?;
+        let checked_funds = (r.i64()?, r.i64()?);
+        let refused_funds = (r.i64()?, r.i64()?);
+        let refused = match refused_mid {
+            Some(mid) => Some((mid, refused_funds)),
+            None if refused_funds == (0, 0) => None,
+            None => return Err(corrupt("a value after an empty option")),
+        };
+        Ok(MarketMaker { params, bids, asks, pending, checked_mid, checked_funds, refused })
     }
 }

@@ -160,6 +160,11 @@ pub struct Twap {
     stale: bool,
     /// Amounts of the places pushed by the last `on_input`, by action index (`None`: a cancel).
     pending: Vec<Option<Amount>>,
+    /// What the last placement was decided with: slices released, price, balance of the base.
+    tried: (u32, Price, i64),
+    /// The last refused placement's [`Twap::tried`]: not tried again until a slice falls due,
+    /// the price moves or the balance changes (a refused order is not retried on every input).
+    refused: Option<(u32, Price, i64)>,
 }
 
 impl Twap {
@@ -173,6 +178,8 @@ impl Twap {
             order: None,
             stale: false,
             pending: Vec::new(),
+            tried: (0, Price::ONE, 0),
+            refused: None,
         }
     }
 
@@ -293,14 +300,30 @@ impl Strategy for Twap {
         if now >= end || self.owed.is_zero() {
             return;
         }
+        // The engine places nothing now (halted, locked down, cancel-only): nothing to ask.
+        if engine.is_halted() || engine.is_locked_down() || engine.is_cancel_only() {
+            return;
+        }
         let pair = self.params.pair;
         let Some(price) = engine.book(pair).and_then(|b| self.price(b)) else { return };
+        let base = engine.pair(pair).map(|p| p.selling());
+        let balance =
+            base.and_then(|a| engine.balances().and_then(|b| b.line(&a)).map(|l| l.balance.stroops())).unwrap_or(0);
+        let tried = (self.released, price, balance);
+        if self.refused == Some(tried) {
+            return;
+        }
+        self.tried = tried;
         actions.push(Action::Place { pair, side: Side::Sell, amount: self.owed, price });
         self.pending.push(Some(self.owed));
     }
 
     fn placed(&mut self, index: usize, order: Option<u64>) {
-        let (Some(Some(amount)), Some(id)) = (self.pending.get(index).copied(), order) else { return };
+        let Some(Some(amount)) = self.pending.get(index).copied() else { return };
+        let Some(id) = order else {
+            self.refused = Some(self.tried);
+            return;
+        };
         self.order = Some(id);
         self.owed = self.owed.checked_sub(amount).unwrap_or(Amount::ZERO);
     }
@@ -315,6 +338,8 @@ impl Strategy for Twap {
         self.order.hash(h);
         self.stale.hash(h);
         self.pending.hash(h);
+        self.tried.hash(h);
+        self.refused.hash(h);
     }
 
     fn encode_setup(&self, out: &mut Vec<u8>) {
@@ -331,7 +356,7 @@ impl Strategy for Twap {
     }
 
     fn encode_state(&self, out: &mut Vec<u8>) {
-        use snapshot::{put_amount, put_bool, put_len, put_opt_i64, put_opt_u64, put_u32};
+        use snapshot::{put_amount, put_bool, put_i64, put_len, put_opt_i64, put_opt_u64, put_price, put_u32};
         put_opt_i64(out, self.start_ns);
         put_u32(out, self.released);
         put_amount(out, self.owed);
@@ -343,6 +368,12 @@ impl Strategy for Twap {
             put_bool(out, p.is_some());
             put_amount(out, p.unwrap_or(Amount::ZERO));
         }
+        for (released, price, balance) in [self.tried, self.refused.unwrap_or((0, Price::ONE, 0))] {
+            put_u32(out, released);
+            put_price(out, price);
+            put_i64(out, balance);
+        }
+        put_bool(out, self.refused.is_some());
     }
 }
 
@@ -375,6 +406,13 @@ impl Twap {
                 (false, _) => return Err(corrupt("a value after an empty option")),
             });
         }
-        Ok(Twap { params, start_ns, released, owed, sold, order, stale, pending })
+        let tried = (r.u32()?, r.price()?, r.i64()?);
+        let refused = (r.u32()?, r.price()?, r.i64()?);
+        let refused = match r.bool()? {
+            true => Some(refused),
+            false if refused == (0, Price::ONE, 0) => None,
+            false => return Err(corrupt("a value after an empty option")),
+        };
+        Ok(Twap { params, start_ns, released, owed, sold, order, stale, pending, tried, refused })
     }
 }

@@ -10,7 +10,7 @@ use starlog_engine::events::{
     TxSubmitted, TxSucceeded, WireAsset, WirePrice,
 };
 use starlog_engine::outputs::Output;
-use starlog_engine::snapshot::{SNAPSHOT_HEADER_LEN, SnapshotError};
+use starlog_engine::snapshot::{SNAPSHOT_HEADER_LEN, SNAPSHOT_VERSION, SnapshotError};
 use starlog_engine::strategy::{MarketMaker, MarketMakerParams, Strategy as Trading};
 use starlog_engine::twap::{Twap, TwapParams};
 
@@ -295,7 +295,7 @@ fn the_header_names_the_seq_and_the_state_hash() {
     let e = busy();
     let bytes = e.snapshot();
     let header = starlog_engine::snapshot::read_header(&bytes).unwrap();
-    assert_eq!((header.version, header.seq, header.state_hash), (1, e.last_seq(), e.state_hash()));
+    assert_eq!((header.version, header.seq, header.state_hash), (SNAPSHOT_VERSION, e.last_seq(), e.state_hash()));
     assert_eq!(&bytes[..8], b"STLGSNAP");
     assert!(e.orders().count() > 0, "the scenario places orders");
 }
@@ -332,8 +332,8 @@ fn snapshots_of_another_setup_are_refused() {
     assert!(matches!(fresh(2).restore_like(&bytes), Err(SnapshotError::Mismatch { .. })));
     assert!(matches!(fresh(0).restore_like(&bytes), Err(SnapshotError::Mismatch { .. })));
     let mut newer = bytes.clone();
-    newer[8] = 2;
-    assert_eq!(fresh(1).restore_like(&newer).unwrap_err(), SnapshotError::Version { found: 2 });
+    newer[8] = SNAPSHOT_VERSION as u8 + 1;
+    assert_eq!(fresh(1).restore_like(&newer).unwrap_err(), SnapshotError::Version { found: SNAPSHOT_VERSION + 1 });
     assert!(fresh(1).restore_like(&bytes[SNAPSHOT_HEADER_LEN..]).is_err());
 }
 

@@ -152,3 +152,43 @@ fn parameters_are_set_by_name() {
     assert!(p.set("spread", "1").unwrap_err().contains("unknown market-maker parameter"));
     assert!(p.set("levels", "x").unwrap_err().contains("not a whole number"));
 }
+
+/// Decisions among `out`: (accepted, refused).
+fn decisions(out: &[starlog_engine::outputs::Output]) -> (usize, usize) {
+    use starlog_engine::outputs::Output;
+    out.iter().fold((0, 0), |(ok, no), o| match o {
+        Output::Decision(d) if d.reject_code == 0 => (ok + 1, no),
+        Output::Decision(_) => (ok, no + 1),
+        _ => (ok, no),
+    })
+}
+
+#[test]
+fn a_refused_quote_is_not_retried_until_the_mid_moves() {
+    // Orders larger than the engine's order amount limit: every quote is refused.
+    let big = MarketMakerParams { order_amount: "200000".parse().unwrap(), ..params() };
+    let mut h = started(big, "1000000", "1000000");
+    let first = h.feed(3, &book(990, 1010));
+    assert_eq!(decisions(&first), (0, 4), "each quote tried once and refused");
+    // Timers with the mid unchanged: no new attempt, no new refusal.
+    for ts in 4..20 {
+        assert_eq!(decisions(&h.feed(ts, &Input::Timer(Timer {}))), (0, 0), "at {ts}");
+    }
+    // The mid moves: the strategy looks again (the refused ones are tried once more).
+    let moved = h.feed(20, &book(1000, 1020));
+    assert_eq!(decisions(&moved), (0, 4), "tried again after the mid moved");
+}
+
+#[test]
+fn a_halted_engine_is_asked_nothing_and_quotes_resume_after() {
+    use starlog_engine::events::{Command, OperatorCommand};
+    let mut h = started(params(), "1000", "1000");
+    let operator = |command| Input::Operator(OperatorCommand { operator: "op".into(), command });
+    h.feed(3, &operator(Command::Halt));
+    for (ts, input) in [(4, book(990, 1010)), (5, Input::Timer(Timer {})), (6, book(1000, 1020))] {
+        assert_eq!(decisions(&h.feed(ts, &input)), (0, 0), "halted: no placement is even tried");
+    }
+    h.feed(7, &operator(Command::Resume));
+    let resumed = h.feed(8, &Input::Timer(Timer {}));
+    assert_eq!(decisions(&resumed), (4, 0), "quotes both sides once resumed");
+}

@@ -332,6 +332,10 @@ fn a_refused_slice_is_kept_and_placed_later() {
     h.feed(3, &usual_book());
     let out = h.timer(1_000);
     assert_eq!((decisions(&out), intents(&out).len()), (1, 0));
+    // Nothing that decided it changed: not tried again on every timer.
+    for t in [1_100, 1_200, 1_300] {
+        assert_eq!(decisions(&h.timer(t)), 0, "at {t}");
+    }
     h.feed(1_500, &account("10000", "1000"));
     // The account snapshot itself is an input the strategy sees: the slice goes out now.
     assert_eq!(h.orders().last().map(|o| (o.1, o.3)), Some((amount("2.5"), OrderStatus::PendingSubmit)));
