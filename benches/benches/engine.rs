@@ -23,7 +23,7 @@ use starlog_engine::incident::IncidentConfig;
 use starlog_engine::outputs::Output;
 use starlog_engine::risk::{RiskLimits, Side, ValidationLevel};
 use starlog_engine::strategy::{MarketMaker, MarketMakerParams};
-use starlog_engine::throttle::{LimitConfig, ThrottleConfig};
+use starlog_engine::throttle::ThrottleConfig;
 use starlog_engine::{Amount, Asset, Pair, Price};
 use starlog_journal::Durability;
 
@@ -35,21 +35,7 @@ fn engine_fresh() -> Engine {
 
 /// Limits loose enough that only the checks' cost is measured, not their refusals.
 fn engine_config() -> EngineConfig {
-    let loose = LimitConfig::new(u32::MAX, 1);
-    let mut throttle = ThrottleConfig::DEFAULT;
-    for op in [
-        &mut throttle.place,
-        &mut throttle.cancel,
-        &mut throttle.replace,
-        &mut throttle.cancel_all,
-        &mut throttle.submit,
-        &mut throttle.sign,
-    ] {
-        op.per_account = loose;
-        op.global = loose;
-    }
-    throttle.account = loose;
-    throttle.global = loose;
+    let throttle = ThrottleConfig::unlimited();
     EngineConfig {
         risk: RiskLimits {
             order_amount_stroops_max: i64::MAX,

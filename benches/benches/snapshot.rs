@@ -22,7 +22,7 @@ use starlog_engine::events::{
 use starlog_engine::incident::IncidentConfig;
 use starlog_engine::outputs::Output;
 use starlog_engine::risk::{RiskLimits, Side, ValidationLevel};
-use starlog_engine::throttle::{LimitConfig, ThrottleConfig};
+use starlog_engine::throttle::ThrottleConfig;
 use starlog_engine::{AccountId, Amount, Asset, Pair, Price};
 use starlog_journal::Durability;
 use starlog_sim::audit::state_at_with;
@@ -38,21 +38,7 @@ const ACCOUNT: &str = "GBLD7NSGWYT2KRFTYMRJGQ42SNTGDXMZYNQUE3H7N2VEMARIQYKBB4JJ"
 
 /// Limits loose enough for 1000 open orders.
 fn engine_config() -> EngineConfig {
-    let loose = LimitConfig::new(u32::MAX, 1);
-    let mut throttle = ThrottleConfig::DEFAULT;
-    for op in [
-        &mut throttle.place,
-        &mut throttle.cancel,
-        &mut throttle.replace,
-        &mut throttle.cancel_all,
-        &mut throttle.submit,
-        &mut throttle.sign,
-    ] {
-        op.per_account = loose;
-        op.global = loose;
-    }
-    throttle.account = loose;
-    throttle.global = loose;
+    let throttle = ThrottleConfig::unlimited();
     EngineConfig {
         risk: RiskLimits {
             order_amount_stroops_max: i64::MAX,

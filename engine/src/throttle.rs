@@ -318,6 +318,23 @@ impl ThrottleConfig {
         global: LimitConfig::per_ledger(600),
     };
 
+    /// Every limit out of reach (a bucket of `u32::MAX` tokens refilled every nanosecond): for
+    /// tests and benchmarks of what lies behind the throttle.
+    pub const fn unlimited() -> ThrottleConfig {
+        let loose = LimitConfig::new(u32::MAX, 1);
+        let op = OpLimits { weight_tokens: 1, per_account: loose, global: loose };
+        ThrottleConfig {
+            place: op,
+            cancel: op,
+            replace: op,
+            cancel_all: op,
+            submit: op,
+            sign: op,
+            account: loose,
+            global: loose,
+        }
+    }
+
     /// The limits of `op`.
     pub const fn op(&self, op: ThrottleOp) -> &OpLimits {
         match op {

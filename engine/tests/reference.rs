@@ -18,27 +18,25 @@
 
 use std::cmp::Ordering;
 
+mod support;
+
 use proptest::prelude::*;
 use starlog_engine::engine::{Engine, EngineConfig};
 use starlog_engine::events::{
-    AccountSnapshot, Balance, BookSnapshot, Claim, Command, Input, Level, OfferEffect, OpResult, OperatorCommand,
-    SessionStart, Trade, TxExpired, TxFailed, TxSubmitted, TxSucceeded, WireAsset, WirePrice,
+    BookSnapshot, Claim, Command, Input, Level, OfferEffect, OpResult, OperatorCommand, Trade, TxExpired, TxFailed,
+    TxSubmitted, TxSucceeded, WireAsset, WirePrice,
 };
 use starlog_engine::incident::IncidentConfig;
 use starlog_engine::lifecycle::OrderStatus;
 use starlog_engine::outputs::Output;
 use starlog_engine::risk::{RejectCode, RiskLimits, Side, ValidationLevel};
-use starlog_engine::throttle::{LimitConfig, ThrottleConfig};
-use starlog_engine::{Amount, Asset, Pair, Price};
+use starlog_engine::throttle::ThrottleConfig;
+use starlog_engine::{Amount, Asset, Price};
 
-const ISSUER: &str = "GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN";
+/// Our account in `support::session` and `support::account`.
 const ACCOUNT: [u8; 32] = [9; 32];
 /// Prices are `n / PRICE_D` counter per base.
 const PRICE_D: i32 = 10_000;
-
-fn usd() -> Asset {
-    format!("USD:{ISSUER}").parse().unwrap()
-}
 
 const LIMITS: RiskLimits = RiskLimits {
     order_amount_stroops_max: 10_000_000_000,
@@ -53,25 +51,11 @@ const LIMITS: RiskLimits = RiskLimits {
 
 /// Throttles out of the way: they have their own model tests.
 fn engine() -> Engine {
-    let loose = LimitConfig::new(u32::MAX, 1);
-    let mut throttle = ThrottleConfig::DEFAULT;
-    for op in [
-        &mut throttle.place,
-        &mut throttle.cancel,
-        &mut throttle.replace,
-        &mut throttle.cancel_all,
-        &mut throttle.submit,
-        &mut throttle.sign,
-    ] {
-        op.per_account = loose;
-        op.global = loose;
-    }
-    throttle.account = loose;
-    throttle.global = loose;
+    let throttle = ThrottleConfig::unlimited();
     Engine::new(EngineConfig {
         risk: LIMITS,
         throttle,
-        validation: ValidationLevel::Standard,
+        validation: ValidationLevel::Strict,
         incidents: IncidentConfig::DEFAULT,
     })
     .unwrap()
@@ -206,7 +190,8 @@ impl Model {
     fn new() -> Model {
         Model {
             limits: LIMITS,
-            level: 2,
+            // `support::session` starts the session at STRICT.
+            level: 3,
             halted: false,
             book: None,
             orders: Vec::new(),
@@ -358,41 +343,6 @@ impl Model {
 
 fn wire_price((n, d): (i32, i32)) -> WirePrice {
     WirePrice { n, d }
-}
-
-fn session() -> Input {
-    let pair: Pair = format!("native/USD:{ISSUER}").parse().unwrap();
-    Input::SessionStart(SessionStart {
-        config_hash: [0; 32],
-        config: String::new(),
-        security_level: 1,
-        validation_level: 2,
-        seed: 1,
-        account: ACCOUNT,
-        pairs: vec![pair.into()],
-    })
-}
-
-/// Far more than any scenario commits: balances and reserves never decide here.
-fn account() -> Input {
-    let line = |asset: Asset| Balance {
-        asset: WireAsset::from(asset),
-        balance_stroops: 1_000_000_000_000_000,
-        buying_liabilities_stroops: 0,
-        selling_liabilities_stroops: 0,
-        limit_stroops: i64::MAX,
-    };
-    Input::Account(AccountSnapshot {
-        account: ACCOUNT,
-        ledger: 1,
-        sequence: 1,
-        subentry_count: 1,
-        num_sponsoring: 0,
-        num_sponsored: 0,
-        base_reserve_stroops: 5_000_000,
-        balances: vec![line(Asset::Native), line(usd())],
-        offers: vec![],
-    })
 }
 
 struct Run {
@@ -552,7 +502,7 @@ impl Run {
                                     offer_id: 99,
                                     asset_sold: WireAsset::from(Asset::Native),
                                     amount_sold_stroops: sold,
-                                    asset_bought: WireAsset::from(usd()),
+                                    asset_bought: WireAsset::from(support::usd()),
                                     amount_bought_stroops: bought,
                                 }],
                             });
@@ -668,8 +618,9 @@ fn run(steps: &[Step]) -> Seen {
         sent: Vec::new(),
         out: Vec::new(),
     };
-    r.feed(&session());
-    r.feed(&account());
+    r.feed(&support::session());
+    // Far more than any scenario commits: balances and reserves never decide here.
+    r.feed(&support::account("100000000", "100000000"));
     let mut seen = Seen::default();
     for s in steps {
         r.step(s);
