@@ -69,3 +69,64 @@ fn every_bad_field_is_named() {
         assert!(!error.contains("1234"), "a PIN never reaches an error: {error}");
     }
 }
+
+/// An `[admin]` and `[alerts]` section after the good file.
+fn with_ops(extra: &str) -> Result<RunConfig, String> {
+    RunConfig::parse(&format!("{GOOD}\n{extra}")).map_err(|e| e.to_string())
+}
+
+const HASH: &str = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+
+#[test]
+fn the_admin_and_alerts_sections() {
+    let good = format!(
+        r#"[admin]
+listen = "127.0.0.1:9100"
+token_ttl_secs = 600
+scrape_token_sha256 = "{digest}"
+
+[[admin.operators]]
+name = "ada"
+role = "admin"
+password_hash = "{HASH}"
+totp_secret = "env:ADA_TOTP"
+
+[alerts]
+webhook = "http://127.0.0.1:9000/hook"
+min_priority = "P1"
+"#,
+        digest = "ab".repeat(32)
+    );
+    let c = with_ops(&good).unwrap();
+    let admin = c.admin.expect("an admin section");
+    assert_eq!((admin.listen.port(), admin.limits.token_ttl_secs, admin.operators.len()), (9100, 600, 1));
+    assert_eq!(admin.scrape_token_sha256, Some([0xab; 32]));
+    assert_eq!(c.alerts.webhook_url.as_deref(), Some("http://127.0.0.1:9000/hook"));
+    assert_eq!(c.alerts.min_priority, starlog_engine::incident::Priority::P1);
+    assert!(with_ops("").unwrap().admin.is_none(), "no [admin]: no API");
+
+    let operator = |role: &str, totp: &str| {
+        format!("[admin]\n[[admin.operators]]\nname = \"ada\"\nrole = \"{role}\"\npassword_hash = \"{HASH}\"\n{totp}")
+    };
+    for (text, field) in [
+        (operator("admin", ""), "an admin needs totp_secret"),
+        (operator("root", ""), "operators[0].role"),
+        (operator("viewer", "totp_secret = \"JBSWY3DPEHPK3PXP\""), "file:/path or env:NAME, not the secret"),
+        (operator("viewer", "").replace(HASH, "$2b$10$bcrypt"), "password_hash"),
+        (
+            operator("viewer", "").replace("[admin]", "[admin]\nlisten = \"0.0.0.0:8700\""),
+            "tls_cert and tls_key are required",
+        ),
+        (operator("viewer", "").replace("[admin]", "[admin]\nlisten = \"localhost\""), "admin.listen"),
+        (operator("viewer", "").replace("[admin]", "[admin]\nscrape_token_sha256 = \"xyz\""), "scrape_token_sha256"),
+        ("[admin]\n".to_owned(), "at least one operator"),
+        ("[alerts]\nmin_priority = \"P9\"".to_owned(), "alerts.min_priority"),
+        ("[alerts]\nwebhook = \"ftp://x\"".to_owned(), "alerts.webhook"),
+        ("[alerts]\nsurprise = 1".to_owned(), "surprise"),
+    ] {
+        let e = with_ops(&text).expect_err(&text);
+        assert!(e.contains(field), "{text}\n→ {e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert!(!e.contains("JBSWY3DPEHPK3PXP"), "a TOTP secret written inline is not repeated: {e}");
+    }
+}
