@@ -606,7 +606,8 @@ webhook = "{hook_url}"
         totp = totp_file.display(),
     );
     std::fs::write(&config, text).unwrap();
-    let run = starlog(&["--log-format", "json", "run", "--config", config.to_str().unwrap(), "--seconds", "16"])
+    // Stopped by SIGINT once the test is done (the minute is a backstop on a slow machine).
+    let run = starlog(&["--log-format", "json", "run", "--config", config.to_str().unwrap(), "--seconds", "60"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -704,6 +705,8 @@ webhook = "{hook_url}"
     let token = std::fs::read_to_string(&token_file).unwrap();
     assert_eq!(ok(&ctl(&["logout"]))["logged_out"], "ada");
     refused(&ctl(&["status"]), "HTTP 401");
+    let stopped = Command::new("kill").args(["-INT", &run.id().to_string()]).status().unwrap();
+    assert!(stopped.success());
     let output = run.wait_with_output().unwrap();
     // No secret reached the logs: passwords, the TOTP secret, tokens, the scrape credential.
     let logs = String::from_utf8_lossy(&output.stderr);
