@@ -19,11 +19,9 @@ use starlog_engine::events::{
     AccountSnapshot, Balance, BookSnapshot, Input, Level, SessionStart, Timer, Trade, WireAsset, WirePrice, access,
     to_bytes,
 };
-use starlog_engine::incident::IncidentConfig;
 use starlog_engine::outputs::Output;
-use starlog_engine::risk::{RiskLimits, Side, ValidationLevel};
+use starlog_engine::risk::Side;
 use starlog_engine::strategy::{MarketMaker, MarketMakerParams};
-use starlog_engine::throttle::ThrottleConfig;
 use starlog_engine::{Amount, Asset, Pair, Price};
 use starlog_journal::Durability;
 
@@ -33,23 +31,8 @@ fn engine_fresh() -> Engine {
     Engine::new(engine_config()).expect("valid config")
 }
 
-/// Limits loose enough that only the checks' cost is measured, not their refusals.
 fn engine_config() -> EngineConfig {
-    let throttle = ThrottleConfig::unlimited();
-    EngineConfig {
-        risk: RiskLimits {
-            order_amount_stroops_max: i64::MAX,
-            order_notional_stroops_max: i64::MAX,
-            price_band_bps_max: 1000,
-            open_orders_pair_max: u32::MAX,
-            open_orders_total_max: u32::MAX,
-            inventory_stroops_max: i64::MAX,
-            daily_loss_stroops_max: i64::MAX,
-        },
-        throttle,
-        validation: ValidationLevel::Strict,
-        incidents: IncidentConfig::DEFAULT,
-    }
+    starlog_benches::loose_engine_config()
 }
 
 /// An engine with its session started, a book and the account in place.

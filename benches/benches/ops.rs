@@ -18,12 +18,10 @@ use starlog_adapters::horizon::client::ClientStats;
 use starlog_adapters::live::ops::{self, IoStats};
 use starlog_adapters::snapshots::SnapshotPolicy;
 use starlog_benches::{Latency, fmt_ns};
-use starlog_engine::engine::{Engine, EngineConfig};
+use starlog_engine::engine::Engine;
 use starlog_engine::events::{Input, Timer};
-use starlog_engine::incident::{IncidentConfig, IncidentKind};
+use starlog_engine::incident::IncidentKind;
 use starlog_engine::outputs::IncidentOut;
-use starlog_engine::risk::{RiskLimits, ValidationLevel};
-use starlog_engine::throttle::ThrottleConfig;
 use starlog_journal::Durability;
 
 const BATCH: usize = 64;
@@ -46,21 +44,7 @@ fn alerter(url: Option<String>) -> Alerter {
 }
 
 fn engine() -> Engine {
-    Engine::new(EngineConfig {
-        risk: RiskLimits {
-            order_amount_stroops_max: i64::MAX,
-            order_notional_stroops_max: i64::MAX,
-            price_band_bps_max: 1000,
-            open_orders_pair_max: 100,
-            open_orders_total_max: 100,
-            inventory_stroops_max: i64::MAX,
-            daily_loss_stroops_max: i64::MAX,
-        },
-        throttle: ThrottleConfig::DEFAULT,
-        validation: ValidationLevel::Standard,
-        incidents: IncidentConfig::DEFAULT,
-    })
-    .expect("engine")
+    Engine::new(starlog_benches::loose_engine_config()).expect("engine")
 }
 
 fn core(dir: &std::path::Path, measure: bool) -> CoreLoop {

@@ -19,10 +19,8 @@ use starlog_engine::events::{
     AccountSnapshot, Balance, BookSnapshot, Input, Level, OfferEffect, OpResult, SessionStart, Timer, Trade,
     TxSucceeded, WireAsset, WirePrice, access, to_bytes,
 };
-use starlog_engine::incident::IncidentConfig;
 use starlog_engine::outputs::Output;
-use starlog_engine::risk::{RiskLimits, Side, ValidationLevel};
-use starlog_engine::throttle::ThrottleConfig;
+use starlog_engine::risk::Side;
 use starlog_engine::{AccountId, Amount, Asset, Pair, Price};
 use starlog_journal::Durability;
 use starlog_sim::audit::state_at_with;
@@ -36,23 +34,8 @@ const SESSION_INPUTS: u64 = 250_000;
 
 const ACCOUNT: &str = "GBLD7NSGWYT2KRFTYMRJGQ42SNTGDXMZYNQUE3H7N2VEMARIQYKBB4JJ";
 
-/// Limits loose enough for 1000 open orders.
 fn engine_config() -> EngineConfig {
-    let throttle = ThrottleConfig::unlimited();
-    EngineConfig {
-        risk: RiskLimits {
-            order_amount_stroops_max: i64::MAX,
-            order_notional_stroops_max: i64::MAX,
-            price_band_bps_max: 1000,
-            open_orders_pair_max: u32::MAX,
-            open_orders_total_max: u32::MAX,
-            inventory_stroops_max: i64::MAX,
-            daily_loss_stroops_max: i64::MAX,
-        },
-        throttle,
-        validation: ValidationLevel::Strict,
-        incidents: IncidentConfig::DEFAULT,
-    }
+    starlog_benches::loose_engine_config()
 }
 
 fn apply(e: &mut Engine, seq: u64, input: &Input, out: &mut Vec<Output>) {

@@ -1,10 +1,34 @@
 //! Shared helpers for starlog's criterion benchmarks: latency histograms (hdrhistogram) printed as
-//! percentiles, and throughput formatting. Criterion measures; these summarise the distribution
-//! of the same kind of samples in one run so that ratios come from one machine state.
+//! percentiles, throughput formatting, and an engine configuration with its limits out of the
+//! way. Criterion measures; these summarise the distribution of the same kind of samples in one
+//! run so that ratios come from one machine state.
 
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use starlog_engine::engine::EngineConfig;
+use starlog_engine::incident::IncidentConfig;
+use starlog_engine::risk::{RiskLimits, ValidationLevel};
+use starlog_engine::throttle::ThrottleConfig;
+
+/// An engine configuration whose limits are out of the way (no throttle, unbounded amounts and
+/// counts, a 10 % band) at STRICT: a benchmark measures the checks' cost, not their refusals.
+pub fn loose_engine_config() -> EngineConfig {
+    EngineConfig {
+        risk: RiskLimits {
+            order_amount_stroops_max: i64::MAX,
+            order_notional_stroops_max: i64::MAX,
+            price_band_bps_max: 1000,
+            open_orders_pair_max: u32::MAX,
+            open_orders_total_max: u32::MAX,
+            inventory_stroops_max: i64::MAX,
+            daily_loss_stroops_max: i64::MAX,
+        },
+        throttle: ThrottleConfig::unlimited(),
+        validation: ValidationLevel::Strict,
+        incidents: IncidentConfig::DEFAULT,
+    }
+}
 
 /// A latency histogram in nanoseconds (3 significant figures, up to 100 s).
 #[derive(Debug)]
