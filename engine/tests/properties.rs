@@ -79,9 +79,10 @@ fn decimal_text(frac_digits_max: usize) -> impl Strategy<Value = (String, i128, 
         "214748364[0-9](\\.[0-9]{1,10})?",
     ]
     .prop_map(move |text: String| {
+        // At most 38 digits in all, so that p fits in an i128 (11 + 28 could overflow it).
         let text = match text.split_once('.') {
-            Some((int, frac)) if frac.len() > frac_digits_max => {
-                format!("{int}.{}", &frac[..frac_digits_max.max(1)])
+            Some((int, frac)) if frac.len() > frac_digits_max.min(38 - int.len()) => {
+                format!("{int}.{}", &frac[..frac_digits_max.min(38 - int.len()).max(1)])
             }
             _ => text,
         };
