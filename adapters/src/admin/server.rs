@@ -252,8 +252,9 @@ async fn handle(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|v| zeroize::Zeroizing::new(v.trim().to_owned()));
+        // The scheme is case-insensitive (RFC 9110 §11.1).
+        .and_then(|v| v.split_once(' ').filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer")))
+        .map(|(_, token)| zeroize::Zeroizing::new(token.trim().to_owned()));
     let body = match Limited::new(request.into_body(), api::BODY_BYTES_MAX).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => return Ok(response(&Reply::error(413, "the body is too large"))),
