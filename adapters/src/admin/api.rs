@@ -144,7 +144,7 @@ pub fn parse_request(method: &str, path: &str, bytes: &[u8]) -> Result<Call, Api
         "/v1/limits" if post => {
             let b: LimitBody = body(bytes, r#"{"limit": NAME, "value": INTEGER}"#)?;
             let limit = risk_code(&b.limit).ok_or_else(|| ApiError::new(400, "limit: not a risk limit's name"))?;
-            let mut check = starlog_engine::risk::RiskLimits { ..crate::live::config::RISK_DEFAULT };
+            let mut check = crate::live::config::RISK_DEFAULT;
             if !check.set(limit, b.value) {
                 return Err(ApiError::new(400, "value: out of range for this limit"));
             }

@@ -568,11 +568,8 @@ impl Authenticator {
             }
         }
         let mut session = [0u8; 16];
-        // Without randomness no session can be opened safely; a zero id is never issued.
-        if getrandom::fill(&mut session).is_err() || session == [0; 16] {
-            session = [0; 16];
-        }
-        if session != [0; 16] {
+        // Without randomness no session is opened: the token is issued but never accepted.
+        if getrandom::fill(&mut session).is_ok() {
             self.sessions.insert(session, Session { operator, role, expires_s, last_used_s: now_s, created_s: now_s });
         }
         Granted {

@@ -37,6 +37,21 @@ impl Answer {
     }
 }
 
+/// The certificates of a PEM file (at least one).
+fn certificates(path: &Path, flag: &str) -> Result<Vec<ureq::tls::Certificate<'static>>, String> {
+    let pem = read(path, flag)?;
+    let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect();
+    if certs.is_empty() {
+        return Err(format!("{flag} {}: no certificate", path.display()));
+    }
+    Ok(certs)
+}
+
 /// A client of one admin API.
 #[derive(Debug)]
 pub struct AdminClient {
@@ -56,27 +71,12 @@ impl AdminClient {
         }
         let mut tls_config = ureq::tls::TlsConfig::builder();
         if let Some(ca) = &tls.ca {
-            let pem = read(ca, "--ca")?;
-            let certs = ureq::tls::parse_pem(&pem)
-                .filter_map(|item| match item {
-                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-                    _ => None,
-                })
-                .collect::<Vec<_>>();
-            if certs.is_empty() {
-                return Err(format!("--ca {}: no certificate", ca.display()));
-            }
+            let certs = certificates(ca, "--ca")?;
             tls_config = tls_config.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
         }
         match (&tls.cert, &tls.key) {
             (Some(cert), Some(key)) => {
-                let pem = read(cert, "--cert")?;
-                let chain = ureq::tls::parse_pem(&pem)
-                    .filter_map(|item| match item {
-                        Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-                        _ => None,
-                    })
-                    .collect::<Vec<_>>();
+                let chain = certificates(cert, "--cert")?;
                 let key_pem = Zeroizing::new(read(key, "--key")?);
                 let key = ureq::tls::PrivateKey::from_pem(&key_pem)
                     .map_err(|_| format!("--key {}: no PEM private key", key.display()))?;
