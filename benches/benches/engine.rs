@@ -7,6 +7,7 @@
 //! submission pipeline and its `TxSubmitted` journaled — everything before the network.
 //!
 //! `cargo bench -p starlog-benches --bench engine` (add `-- report` for the report only).
+//! `STARLOG_BENCH_PROFILE=mixed|book|place` runs one workload alone, for a profiler.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -93,7 +94,7 @@ fn book_input(i: u64) -> Input {
 }
 
 fn bench(c: &mut Criterion) {
-    let books: Vec<_> = (0..64).map(|i| to_bytes(&book_input(i)).expect("ser")).collect();
+    let books = Packed::new((0..64).map(|i| to_bytes(&book_input(i)).expect("ser")));
     let mut g = c.benchmark_group("engine");
     g.throughput(Throughput::Elements(1));
     g.bench_function("apply_book_snapshot_20x20", |b| {
@@ -102,8 +103,20 @@ fn bench(c: &mut Criterion) {
         let mut seq = 10u64;
         b.iter(|| {
             seq += 1;
-            let bytes = &books[(seq % 64) as usize];
+            let bytes = books.get((seq % 64) as usize);
             e.apply(seq, seq as i64, access(bytes).expect("access"), &mut out);
+            out.clear();
+        });
+    });
+    g.bench_function("apply_mixed_mm_quoting", |b| {
+        let mixed = mixed_inputs(100_000);
+        let mut e = mixed_engine();
+        let mut out = Vec::with_capacity(64);
+        let mut seq = 10u64;
+        b.iter(|| {
+            let bytes = mixed.get((seq % 100_000) as usize);
+            seq += 1;
+            e.apply(seq, seq as i64 * 1_000, access(bytes).expect("access"), &mut out);
             out.clear();
         });
     });
@@ -132,11 +145,26 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
+/// The engine for the realistic mix: the market maker quoting 3 levels a side.
+fn mixed_engine() -> Engine {
+    let mut e = engine();
+    e.set_strategy(Box::new(MarketMaker::new(MarketMakerParams {
+        pair: 0,
+        spread_bps: 40,
+        levels: 3,
+        level_spacing_bps: 10,
+        order_amount: Amount::from_stroops(100_000_000).expect("amount"),
+        refresh_tolerance_bps: 15,
+        inventory_skew_pct: 50,
+    })));
+    e
+}
+
 /// A realistic mix, archived as the journal holds it: per 100 inputs, 70 book snapshots of 5
 /// levels a side, 24 trades (none ours), 5 timers, 1 account snapshot; the market maker quoting.
-fn mixed_inputs(n: u64) -> Vec<rkyv::util::AlignedVec> {
+fn mixed_inputs(n: u64) -> Packed {
     let level = |n: i64| Level { price: WirePrice { n: n as i32, d: 100_000 }, amount_stroops: 1_000_000_000 };
-    (0..n)
+    let inputs = (0..n)
         .map(|i| {
             let k = (i % 11) as i64;
             let input = match i % 100 {
@@ -164,71 +192,115 @@ fn mixed_inputs(n: u64) -> Vec<rkyv::util::AlignedVec> {
             };
             to_bytes(&input).expect("ser")
         })
-        .collect()
+        .collect::<Vec<_>>();
+    Packed::new(inputs)
+}
+
+/// Archived inputs back to back in one buffer, each at a 16-byte boundary: laid out as the
+/// journal holds them, so the engine reads them in place and in order as the core loop does.
+struct Packed {
+    bytes: rkyv::util::AlignedVec,
+    spans: Vec<(usize, usize)>,
+}
+
+impl Packed {
+    fn new(inputs: impl IntoIterator<Item = rkyv::util::AlignedVec>) -> Packed {
+        let (mut bytes, mut spans) = (rkyv::util::AlignedVec::new(), Vec::new());
+        for input in inputs {
+            while !bytes.len().is_multiple_of(16) {
+                bytes.push(0);
+            }
+            spans.push((bytes.len(), bytes.len() + input.len()));
+            bytes.extend_from_slice(&input);
+        }
+        Packed { bytes, spans }
+    }
+
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    fn get(&self, i: usize) -> &[u8] {
+        let (a, b) = self.spans[i];
+        &self.bytes[a..b]
+    }
 }
 
 fn report() {
     println!("\n== engine report (one run) ==");
+    // Each workload runs twice on a fresh engine: once with a timer around every event (the
+    // percentiles), once with one timer around the whole run (the rate, free of ~40 ns of timer
+    // reads per event).
     let mixed = mixed_inputs(100_000);
-    let mut e = engine();
-    e.set_strategy(Box::new(MarketMaker::new(MarketMakerParams {
-        pair: 0,
-        spread_bps: 40,
-        levels: 3,
-        level_spacing_bps: 10,
-        order_amount: Amount::from_stroops(100_000_000).expect("amount"),
-        refresh_tolerance_bps: 15,
-        inventory_skew_pct: 50,
-    })));
-    let mut out = Vec::with_capacity(64);
+    let run_mixed = |mut h: Option<&mut Latency>| {
+        let mut e = mixed_engine();
+        let mut out = Vec::with_capacity(64);
+        let started = Instant::now();
+        for round in 0..3u64 {
+            for i in 0..mixed.len() {
+                let seq = 10 + round * 100_000 + i as u64;
+                let t = Instant::now();
+                e.apply(seq, seq as i64 * 1_000, access(mixed.get(i)).expect("access"), &mut out);
+                if let Some(h) = h.as_deref_mut() {
+                    h.record(t.elapsed());
+                }
+                out.clear();
+            }
+        }
+        rate(3 * mixed.len() as u64, started.elapsed().as_nanos() as u64)
+    };
     let mut h_mixed = Latency::new("apply mixed input (MM quoting)");
-    let started = Instant::now();
-    for round in 0..3u64 {
-        for (i, bytes) in mixed.iter().enumerate() {
-            let seq = 10 + round * 100_000 + i as u64;
+    run_mixed(Some(&mut h_mixed));
+    let mixed_rate = run_mixed(None);
+    println!("{}   ({} events/s)", h_mixed.line(), fmt_rate(mixed_rate));
+    let books = Packed::new((0..64).map(|i| to_bytes(&book_input(i)).expect("ser")));
+    let n = 200_000u64;
+    let run_books = |mut h: Option<&mut Latency>| {
+        let mut e = engine();
+        let mut out = Vec::with_capacity(16);
+        let started = Instant::now();
+        for seq in 10..10 + n {
             let t = Instant::now();
-            e.apply(seq, seq as i64 * 1_000, access(bytes).expect("access"), &mut out);
-            h_mixed.record(t.elapsed());
+            e.apply(seq, seq as i64, access(books.get((seq % 64) as usize)).expect("access"), &mut out);
+            if let Some(h) = h.as_deref_mut() {
+                h.record(t.elapsed());
+            }
             out.clear();
         }
-    }
-    let mixed_total = started.elapsed();
-    println!("{}   ({} events/s)", h_mixed.line(), fmt_rate(rate(300_000, mixed_total.as_nanos() as u64)));
-    let books: Vec<_> = (0..64).map(|i| to_bytes(&book_input(i)).expect("ser")).collect();
-    let mut e = engine();
-    let mut out = Vec::with_capacity(16);
+        rate(n, started.elapsed().as_nanos() as u64)
+    };
     let mut h_book = Latency::new("apply book snapshot 20x20");
-    let n = 200_000u64;
-    let started = Instant::now();
-    for seq in 10..10 + n {
-        let t = Instant::now();
-        e.apply(seq, seq as i64, access(&books[(seq % 64) as usize]).expect("access"), &mut out);
-        h_book.record(t.elapsed());
-        out.clear();
-    }
-    let book_total = started.elapsed();
-    let mut h_place = Latency::new("place through all checks");
-    let started = Instant::now();
-    let mut e = engine();
-    for i in 1..=n {
-        if i % 4096 == 0 {
-            e = engine();
+    run_books(Some(&mut h_book));
+    let book_rate = run_books(None);
+    let run_places = |mut h: Option<&mut Latency>| {
+        let mut out = Vec::with_capacity(16);
+        let mut e = engine();
+        let started = Instant::now();
+        for i in 1..=n {
+            if i % 4096 == 0 {
+                e = engine();
+            }
+            let side = if i % 2 == 0 { Side::Sell } else { Side::Buy };
+            let px = if side == Side::Sell { 10_020 } else { 9_980 };
+            let t = Instant::now();
+            let r = e.place(
+                0,
+                side,
+                Amount::from_stroops(10_000_000).expect("amount"),
+                Price::new(px, 100_000).expect("price"),
+                &mut out,
+            );
+            if let Some(h) = h.as_deref_mut() {
+                h.record(t.elapsed());
+            }
+            black_box(r.expect("accepted"));
+            out.clear();
         }
-        let side = if i % 2 == 0 { Side::Sell } else { Side::Buy };
-        let px = if side == Side::Sell { 10_020 } else { 9_980 };
-        let t = Instant::now();
-        let r = e.place(
-            0,
-            side,
-            Amount::from_stroops(10_000_000).expect("amount"),
-            Price::new(px, 100_000).expect("price"),
-            &mut out,
-        );
-        h_place.record(t.elapsed());
-        black_box(r.expect("accepted"));
-        out.clear();
-    }
-    let place_total = started.elapsed();
+        rate(n, started.elapsed().as_nanos() as u64)
+    };
+    let mut h_place = Latency::new("place through all checks");
+    run_places(Some(&mut h_place));
+    let place_rate = run_places(None);
     // The core loop end to end: journal (write-ahead, commit), read back in place, apply,
     // journal the outputs — batches of 64 book snapshots.
     let mut lines = Vec::new();
@@ -255,9 +327,10 @@ fn report() {
         println!("{}   ({} events/s)", h.line(), fmt_rate(*r));
     }
     println!(
-        "  book snapshots {} events/s; places {} orders/s (wall time incl. timer reads; open orders grow to 4096 then the engine is reset)",
-        fmt_rate(rate(n, book_total.as_nanos() as u64)),
-        fmt_rate(rate(n, place_total.as_nanos() as u64))
+        "  rates without per-event timers: mixed {} events/s; book snapshots {} events/s; places {} orders/s (open orders grow to 4096, then a fresh engine is set up, inside the timing)",
+        fmt_rate(mixed_rate),
+        fmt_rate(book_rate),
+        fmt_rate(place_rate)
     );
 }
 
@@ -368,6 +441,66 @@ fn tick_to_order(durability: Durability, ticks: u64) -> (Latency, u64) {
 }
 
 fn main() {
+    // Profiling mode: one workload, 1 M events, no criterion and no per-event timers — for
+    // `perf record` or `valgrind --tool=cachegrind` (instruction counts do not care how noisy
+    // the machine is).
+    if let Ok(what) = std::env::var("STARLOG_BENCH_PROFILE") {
+        let n = 1_000_000u64;
+        let mut t = Instant::now();
+        match what.as_str() {
+            "mixed" => {
+                let mixed = mixed_inputs(100_000);
+                let mut e = mixed_engine();
+                let mut out = Vec::with_capacity(64);
+                t = Instant::now();
+                for seq in 10..10 + n {
+                    e.apply(
+                        seq,
+                        seq as i64 * 1_000,
+                        access(mixed.get((seq % 100_000) as usize)).expect("access"),
+                        &mut out,
+                    );
+                    out.clear();
+                }
+            }
+            "book" => {
+                let books = Packed::new((0..64).map(|i| to_bytes(&book_input(i)).expect("ser")));
+                let mut e = engine();
+                let mut out = Vec::with_capacity(64);
+                t = Instant::now();
+                for seq in 10..10 + n {
+                    e.apply(seq, seq as i64, access(books.get((seq % 64) as usize)).expect("access"), &mut out);
+                    out.clear();
+                }
+            }
+            "place" => {
+                let mut out = Vec::with_capacity(16);
+                let mut e = engine();
+                for i in 1..=n {
+                    if i % 4096 == 0 {
+                        e = engine();
+                    }
+                    let side = if i % 2 == 0 { Side::Sell } else { Side::Buy };
+                    let px = if side == Side::Sell { 10_020 } else { 9_980 };
+                    let r = e.place(
+                        0,
+                        side,
+                        Amount::from_stroops(10_000_000).expect("amount"),
+                        Price::new(px, 100_000).expect("price"),
+                        &mut out,
+                    );
+                    black_box(r.expect("accepted"));
+                    out.clear();
+                }
+            }
+            other => {
+                eprintln!("STARLOG_BENCH_PROFILE={other:?}: expected mixed, book or place");
+                std::process::exit(2);
+            }
+        }
+        println!("{what} {:.1} ns/event", t.elapsed().as_nanos() as f64 / n as f64);
+        return;
+    }
     starlog_benches::bench_main(bench, || {
         report();
         for durability in [Durability::None, Durability::Batch] {

@@ -47,7 +47,7 @@ impl fmt::Display for BookError {
 }
 
 /// One pair's book as last seen.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default)]
 pub struct Book {
     /// Best first (highest price).
     bids: Vec<BookLevel>,
@@ -55,6 +55,24 @@ pub struct Book {
     asks: Vec<BookLevel>,
     /// Event time of the snapshot in force (`None` before the first).
     updated_ns: Option<i64>,
+    /// Where the next snapshot is decoded and checked before it replaces `bids`/`asks` (swapped
+    /// in on success): each level is read once and nothing is allocated at a steady depth.
+    /// Not part of the book's value (equality, hash and snapshots ignore it).
+    spare: [Vec<BookLevel>; 2],
+}
+
+impl PartialEq for Book {
+    fn eq(&self, other: &Book) -> bool {
+        (&self.bids, &self.asks, self.updated_ns) == (&other.bids, &other.asks, other.updated_ns)
+    }
+}
+
+impl Eq for Book {}
+
+impl core::hash::Hash for Book {
+    fn hash<H: core::hash::Hasher>(&self, h: &mut H) {
+        (&self.bids, &self.asks, self.updated_ns).hash(h);
+    }
 }
 
 impl Book {
@@ -67,16 +85,18 @@ impl Book {
         if snap.bids.len() > BOOK_LEVELS_MAX || snap.asks.len() > BOOK_LEVELS_MAX {
             return Err(BookError::TooManyLevels);
         }
-        // Validate everything before touching the current book.
-        let bids_ok = validate(snap.bids.as_slice(), Ordering::Greater)?;
-        let asks_ok = validate(snap.asks.as_slice(), Ordering::Less)?;
-        if let (Some(bid), Some(ask)) = (bids_ok, asks_ok)
-            && bid.cmp_value(ask) != Ordering::Less
+        // Decode and check both sides into the spare vectors; the current book is untouched
+        // until everything holds.
+        let [spare_bids, spare_asks] = &mut self.spare;
+        decode_side(spare_bids, snap.bids.as_slice(), Ordering::Greater)?;
+        decode_side(spare_asks, snap.asks.as_slice(), Ordering::Less)?;
+        if let (Some(bid), Some(ask)) = (spare_bids.first(), spare_asks.first())
+            && bid.price.cmp_value(ask.price) != Ordering::Less
         {
             return Err(BookError::Crossed);
         }
-        fill(&mut self.bids, snap.bids.as_slice())?;
-        fill(&mut self.asks, snap.asks.as_slice())?;
+        core::mem::swap(&mut self.bids, spare_bids);
+        core::mem::swap(&mut self.asks, spare_asks);
         self.updated_ns = Some(now_ns);
         Ok(())
     }
@@ -161,18 +181,19 @@ impl Book {
         {
             return Err(corrupt("a crossed book"));
         }
-        Ok(Book { bids, asks, updated_ns: r.opt_i64()? })
+        Ok(Book { bids, asks, updated_ns: r.opt_i64()?, spare: Default::default() })
     }
 }
 
-/// Check a side's levels; returns its best price. `strictly` is how each price must compare
-/// with the next one (bids: Greater; asks: Less).
-fn validate(levels: &[ArchivedLevel], strictly: Ordering) -> Result<Option<Price>, BookError> {
+/// Decode a side's levels into `side` (cleared first), checking each: a valid price, a positive
+/// amount, and `strictly` how each price compares with the next (bids: Greater; asks: Less).
+fn decode_side(side: &mut Vec<BookLevel>, levels: &[ArchivedLevel], strictly: Ordering) -> Result<(), BookError> {
+    side.clear();
     let mut prev: Option<Price> = None;
-    let mut best = None;
     for l in levels {
         let price = l.price.to_price().map_err(|_| BookError::BadPrice)?;
-        if l.amount_stroops.to_native() <= 0 {
+        let amount = l.amount_stroops.to_native();
+        if amount <= 0 {
             return Err(BookError::BadAmount);
         }
         if let Some(p) = prev
@@ -180,18 +201,8 @@ fn validate(levels: &[ArchivedLevel], strictly: Ordering) -> Result<Option<Price
         {
             return Err(BookError::Unordered);
         }
-        best = best.or(Some(price));
         prev = Some(price);
-    }
-    Ok(best)
-}
-
-fn fill(side: &mut Vec<BookLevel>, levels: &[ArchivedLevel]) -> Result<(), BookError> {
-    side.clear();
-    for l in levels {
-        let price = l.price.to_price().map_err(|_| BookError::BadPrice)?;
-        let amount = Amount::from_stroops(l.amount_stroops.to_native()).map_err(|_| BookError::BadAmount)?;
-        side.push(BookLevel { price, amount });
+        side.push(BookLevel { price, amount: Amount::from_stroops(amount).map_err(|_| BookError::BadAmount)? });
     }
     Ok(())
 }

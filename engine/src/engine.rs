@@ -21,6 +21,7 @@ use crate::events::{
 };
 use crate::incident::{Incident, IncidentClassifier, IncidentConfig, IncidentConfigError};
 use crate::lifecycle::{OrderEvent, OrderStatus, transition};
+use crate::order_table::OrderTable;
 use crate::outputs::{Control, Decision, IncidentOut, InputRefused, Intent, LifecycleChange, OfferOp, Output};
 use crate::price::Price;
 use crate::reserves::{Balances, Commitment, Line};
@@ -168,7 +169,7 @@ pub struct Engine {
     session: Option<Session>,
     books: Vec<Book>,
     balances: Option<Balances>,
-    orders: BTreeMap<u64, Order>,
+    orders: OrderTable,
     /// Per pair, our open orders' aggregates; and the count of all open orders.
     exposure: Vec<Exposure>,
     open_total: u32,
@@ -190,6 +191,10 @@ pub struct Engine {
     last_seq: u64,
     next_order: u64,
     next_intent: u64,
+    /// Orders that have ended since this engine value was created or restored: a change tells
+    /// a strategy that one of its orders may have ended. Not part of the state (not hashed,
+    /// not in snapshots): only whether it changed between two inputs means anything.
+    orders_ended: u64,
 }
 
 const OUR_SLOT: AccountSlot = AccountSlot(0);
@@ -203,7 +208,7 @@ impl Engine {
             session: None,
             books: Vec::new(),
             balances: None,
-            orders: BTreeMap::new(),
+            orders: OrderTable::new(),
             exposure: Vec::new(),
             open_total: 0,
             pnl: Vec::new(),
@@ -219,6 +224,7 @@ impl Engine {
             now_ns: i64::MIN,
             last_seq: 0,
             next_order: 1,
+            orders_ended: 0,
             next_intent: 1,
         })
     }
@@ -347,7 +353,7 @@ impl Engine {
             // the network has not seen yet still hold theirs on top.
             Some(mut b) => {
                 for id in self.in_flight_orders() {
-                    if let Some(o) = self.orders.get(&id) {
+                    if let Some(o) = self.orders.get(id) {
                         let _ = b.reserve(&o.commitment);
                     }
                 }
@@ -370,7 +376,7 @@ impl Engine {
             .flat_map(|ops| ops.iter().filter(|(_, cancel)| !cancel).map(|(order, _)| *order))
             .filter(|id| {
                 self.orders
-                    .get(id)
+                    .get(*id)
                     .is_some_and(|o| matches!(o.status, OrderStatus::PendingSubmit | OrderStatus::Submitted))
             })
             .collect();
@@ -403,7 +409,7 @@ impl Engine {
         let mut on_book: Vec<Order> = self
             .offers
             .values()
-            .filter_map(|id| self.orders.get(id))
+            .filter_map(|id| self.orders.get(*id))
             .filter(|o| o.offer_id != 0 && o.accepted_ledger <= ledger && o.status.is_on_book())
             .copied()
             .collect();
@@ -583,7 +589,8 @@ impl Engine {
             commitment,
         };
         self.track(&order, true);
-        self.orders.insert(id, order);
+        let added = self.orders.push(order);
+        assert!(added, "order ids are handed out in increasing order");
         out.push(Output::Lifecycle(LifecycleChange { order: id, from: 0, to: status as u8, event: 0 }));
         let emitted = self.emit_intent(vec![OfferOp { order: id, ..op }], false, out);
         debug_assert_eq!(emitted, intent);
@@ -679,7 +686,7 @@ impl Engine {
     /// Cancel one order resting on the book (throttled like any cancel). Orders not on the book
     /// yet, or already being cancelled, are left alone.
     fn cancel_order(&mut self, order: u64, out: &mut Vec<Output>) {
-        let Some(o) = self.orders.get(&order).copied() else { return };
+        let Some(o) = self.orders.get(order).copied() else { return };
         if !matches!(o.status, OrderStatus::Open | OrderStatus::PartiallyFilled) || o.offer_id == 0 {
             return;
         }
@@ -720,7 +727,7 @@ impl Engine {
     }
 
     pub fn order(&self, id: u64) -> Option<&Order> {
-        self.orders.get(&id)
+        self.orders.get(id)
     }
 
     pub fn now_ns(&self) -> i64 {
@@ -744,14 +751,14 @@ impl Engine {
         let ledger = t.ledger.to_native();
         for offer in [t.base_offer_id.to_native(), t.counter_offer_id.to_native()] {
             let Some(&order) = self.offers.get(&offer) else { continue };
-            let Some(o) = self.orders.get(&order).copied() else { continue };
+            let Some(o) = self.orders.get(order).copied() else { continue };
             if usize::from(o.pair) != pair || ledger <= o.accepted_ledger || !o.status.is_on_book() {
                 continue;
             }
             let base = i128::from(t.base_amount_stroops.to_native());
             let counter = i128::from(t.counter_amount_stroops.to_native());
             self.credit_fill(order, base, counter);
-            let Some(now) = self.orders.get(&order).copied() else { continue };
+            let Some(now) = self.orders.get(order).copied() else { continue };
             if now.filled > o.filled {
                 let event = if now.filled >= now.amount { OrderEvent::FinalFill } else { OrderEvent::PartialFill };
                 self.order_event(order, event, out);
@@ -762,7 +769,7 @@ impl Engine {
     /// Book a fill of `base` (at most what remains) for `counter` against an order: its filled
     /// amount, its pair's aggregates, and the pair's cash and position.
     fn credit_fill(&mut self, order: u64, base: i128, counter: i128) {
-        let Some(o) = self.orders.get(&order).copied() else { return };
+        let Some(o) = self.orders.get(order).copied() else { return };
         let remaining = i128::from(o.amount.stroops()) - i128::from(o.filled.stroops());
         let clamped = base.clamp(0, remaining);
         if clamped == 0 {
@@ -779,7 +786,9 @@ impl Engine {
             self.track(&o, false);
             self.track(&now, true);
         }
-        self.orders.insert(order, now);
+        if let Some(o) = self.orders.get_mut(order) {
+            *o = now;
+        }
         if let Some(p) = self.pnl.get_mut(usize::from(o.pair)) {
             let counter = counter.max(0);
             match o.side {
@@ -850,7 +859,7 @@ impl Engine {
     /// A result proves the submission even if its "submitted" record was lost (a crash
     /// between journaling the intent and journaling the send).
     fn implied_submit(&mut self, order: u64, out: &mut Vec<Output>) {
-        if self.orders.get(&order).is_some_and(|o| o.status == OrderStatus::PendingSubmit) {
+        if self.orders.get(order).is_some_and(|o| o.status == OrderStatus::PendingSubmit) {
             self.order_event(order, OrderEvent::Submit, out);
         }
     }
@@ -882,7 +891,7 @@ impl Engine {
         };
         for (i, (order, cancel)) in self.intent_ops(seq, intent, out).into_iter().enumerate() {
             if cancel && not_found(i) {
-                let Some(o) = self.orders.get(&order).copied() else { continue };
+                let Some(o) = self.orders.get(order).copied() else { continue };
                 let base = i128::from(o.amount.stroops() - o.filled.stroops());
                 if base > 0 {
                     let counter = base * i128::from(o.price.n()) / i128::from(o.price.d());
@@ -928,7 +937,7 @@ impl Engine {
             if !cancel {
                 self.implied_submit(order, out);
             }
-            let Some(o) = self.orders.get(&order).copied() else { continue };
+            let Some(o) = self.orders.get(order).copied() else { continue };
             if cancel {
                 self.order_event(order, OrderEvent::Cancelled, out);
                 continue;
@@ -944,14 +953,14 @@ impl Engine {
                 counter += q;
             }
             self.credit_fill(order, base, counter);
-            if let Some(x) = self.orders.get_mut(&order) {
+            if let Some(x) = self.orders.get_mut(order) {
                 x.offer_id = result.offer_id.to_native();
                 x.accepted_ledger = t.ledger.to_native();
             }
             if result.offer_id.to_native() != 0 {
                 self.offers.insert(result.offer_id.to_native(), order);
             }
-            let filled = self.orders.get(&order).map_or(Amount::ZERO, |x| x.filled);
+            let filled = self.orders.get(order).map_or(Amount::ZERO, |x| x.filled);
             let event = match (&result.effect, filled.is_zero()) {
                 (Effect::Created | Effect::Updated, true) => OrderEvent::AcceptResting,
                 (Effect::Created | Effect::Updated, false) => OrderEvent::AcceptPartiallyFilled,
@@ -1014,7 +1023,7 @@ impl Engine {
 
     /// Move an order through the lifecycle table, recording the change (or the invalid event).
     fn order_event(&mut self, order: u64, event: OrderEvent, out: &mut Vec<Output>) {
-        let Some(o) = self.orders.get_mut(&order) else { return };
+        let Some(o) = self.orders.get_mut(order) else { return };
         match transition(o.status, event, o.resting, !o.filled.is_zero()) {
             Ok(to) => {
                 if matches!(event, OrderEvent::CancelRequest | OrderEvent::ReplaceRequest) {
@@ -1033,6 +1042,7 @@ impl Engine {
                 // one, the whole commitment is released at the end; the next account snapshot
                 // carries the network's exact liabilities.)
                 if ended {
+                    self.orders_ended += 1;
                     if let Some(b) = self.balances.as_mut() {
                         b.release(&ended_order.commitment);
                     }
@@ -1058,6 +1068,12 @@ impl Engine {
 
     pub fn balances(&self) -> Option<&Balances> {
         self.balances.as_ref()
+    }
+
+    /// A counter that moves whenever an order ends (see the field): while it stands still, no
+    /// order has become terminal.
+    pub fn orders_ended(&self) -> u64 {
+        self.orders_ended
     }
 
     pub fn is_halted(&self) -> bool {
@@ -1305,13 +1321,12 @@ impl Engine {
         }
         let balances = if r.bool()? { Some(Balances::decode_snapshot(r)?) } else { None };
         let n = r.len(78)?;
-        let mut orders = BTreeMap::new();
+        let mut orders = OrderTable::new();
         for _ in 0..n {
             let o = decode_order(r)?;
-            if usize::from(o.pair) >= pairs_count || orders.last_key_value().is_some_and(|(&k, _)| k >= o.id) {
+            if usize::from(o.pair) >= pairs_count || !orders.push(o) {
                 return Err(corrupt("orders out of id order, or on a pair the session does not have"));
             }
-            orders.insert(o.id, o);
         }
         let n = count(r, 28)?;
         let mut exposure = Vec::with_capacity(n);
@@ -1393,7 +1408,7 @@ impl Engine {
             return Err(SnapshotError::Mismatch { what: "the strategy or its parameters" });
         }
         let (halted, now_ns, last_seq, next_order, next_intent) = (r.bool()?, r.i64()?, r.u64()?, r.u64()?, r.u64()?);
-        if orders.last_key_value().is_some_and(|(&k, _)| k >= next_order)
+        if orders.last().is_some_and(|o| o.id >= next_order)
             || intents.last_key_value().is_some_and(|(&k, _)| k >= next_intent)
         {
             return Err(corrupt("ids at or past the next id"));
@@ -1422,6 +1437,7 @@ impl Engine {
             last_seq,
             next_order,
             next_intent,
+            orders_ended: 0,
         })
     }
 }

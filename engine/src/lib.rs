@@ -37,6 +37,7 @@ pub mod events;
 pub mod ids;
 pub mod incident;
 pub mod lifecycle;
+mod order_table;
 pub mod outputs;
 pub mod price;
 pub mod reserves;

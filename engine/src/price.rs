@@ -282,7 +282,14 @@ fn best_approximation(mut p: i128, mut q: i128) -> Result<Price, ParseErrorKind>
             finished = true;
             break;
         }
-        let (a, r) = (p / q, p % q);
+        // Once both operands fit in 64 bits (at once for the engine's quotes) the division is
+        // one machine instruction instead of a 128-bit library call.
+        let (a, r) = if (p | q) >> 64 == 0 {
+            let (p64, q64) = (p as u64, q as u64);
+            (i128::from(p64 / q64), i128::from(p64 % q64))
+        } else {
+            (p / q, p % q)
+        };
         // a <= max here, and h, k <= max: the products stay below 2^62.
         let (h_next, k_next) = (a * h + h_prev, a * k + k_prev);
         if h_next > max || k_next > max {
@@ -314,6 +321,18 @@ fn best_approximation(mut p: i128, mut q: i128) -> Result<Price, ParseErrorKind>
 mod tests {
     use super::*;
     use crate::error::ParseErrorKind as K;
+
+    proptest::proptest! {
+        /// A continued fraction depends only on the value p/q: the same ratio with operands
+        /// scaled past 64 bits (the 128-bit division path) gives the same price as the 64-bit
+        /// path does.
+        #[test]
+        fn the_64_bit_division_path_agrees_with_the_128_bit_one(p in 1u64..1 << 60, q in 1u64..1 << 60, k in 5u32..30) {
+            let narrow = best_approximation(i128::from(p), i128::from(q));
+            let wide = best_approximation(i128::from(p) << k, i128::from(q) << k);
+            proptest::prop_assert_eq!(narrow, wide);
+        }
+    }
 
     fn nd(s: &str) -> (i32, i32) {
         let p: Price = s.parse().unwrap();

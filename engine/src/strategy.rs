@@ -136,6 +136,9 @@ pub struct MarketMaker {
     /// The mid and balances at which a placement was last refused: not tried again until one
     /// of them changes (a refused order is not retried on every input).
     refused: Option<((u128, u128), (i64, i64))>,
+    /// [`Engine::orders_ended`] when the slots were last checked for ended orders (a cache:
+    /// not part of the state, `None` after a restore).
+    ended_seen: Option<u64>,
 }
 
 impl MarketMaker {
@@ -149,6 +152,7 @@ impl MarketMaker {
             checked_mid: None,
             checked_funds: (0, 0),
             refused: None,
+            ended_seen: None,
         }
     }
 
@@ -169,16 +173,14 @@ impl MarketMaker {
         (balance(&pair.selling()), balance(&pair.buying()))
     }
 
-    /// Order sizes for (bid, ask) after inventory skew.
-    fn sizes(&self, engine: &Engine, m: u128, d: u128) -> (Amount, Amount) {
+    /// Order sizes for (bid, ask) after inventory skew, from the pair's balances `funds` (base,
+    /// counter) and the mid `m/d`.
+    fn sizes(&self, funds: (i64, i64), m: u128, d: u128) -> (Amount, Amount) {
         let base = self.params.order_amount;
         let skew = i128::from(self.params.inventory_skew_pct);
-        let Some(pair) = engine.pair(self.params.pair) else { return (base, base) };
-        let balance =
-            |a: &Asset| engine.balances().and_then(|b| b.line(a)).map_or(0i128, |l| i128::from(l.balance.stroops()));
         // Values in counter stroops at the mid.
-        let base_value = balance(&pair.selling()) * m as i128 / (d.max(1) as i128);
-        let counter_value = balance(&pair.buying());
+        let base_value = i128::from(funds.0) * m as i128 / (d.max(1) as i128);
+        let counter_value = i128::from(funds.1);
         let total = base_value + counter_value;
         if skew == 0 || total <= 0 {
             return (base, base);
@@ -201,10 +203,13 @@ impl Strategy for MarketMaker {
     fn on_input(&mut self, engine: &Engine, actions: &mut Vec<Action>) {
         self.pending.clear();
         let pair = self.params.pair;
-        // Forget orders that have ended.
-        for slot in self.bids.iter_mut().chain(self.asks.iter_mut()) {
-            if slot.is_some_and(|id| engine.order(id).is_none_or(|o| o.status.is_terminal())) {
-                *slot = None;
+        // Forget orders that have ended (only worth looking when some order has).
+        if self.ended_seen != Some(engine.orders_ended()) {
+            self.ended_seen = Some(engine.orders_ended());
+            for slot in self.bids.iter_mut().chain(self.asks.iter_mut()) {
+                if slot.is_some_and(|id| engine.order(id).is_none_or(|o| o.status.is_terminal())) {
+                    *slot = None;
+                }
             }
         }
         // The engine places nothing now (halted, locked down, cancel-only): nothing to ask, and
@@ -218,20 +223,28 @@ impl Strategy for MarketMaker {
         let (bn, bd, an, ad) = (bid.n() as u128, bid.d() as u128, ask.n() as u128, ask.d() as u128);
         let (m, d) = (bn * ad + an * bd, 2 * bd * ad);
         let all_quoted = self.bids.iter().chain(self.asks.iter()).all(Option::is_some);
+        if self.checked_mid == Some((m, d)) && all_quoted {
+            return;
+        }
         let funds = self.funds(engine);
-        if self.checked_mid == Some((m, d)) && (all_quoted || self.refused == Some(((m, d), funds))) {
+        if self.checked_mid == Some((m, d)) && self.refused == Some(((m, d), funds)) {
             return;
         }
         self.checked_mid = Some((m, d));
         self.checked_funds = funds;
-        let (bid_size, ask_size) = self.sizes(engine, m, d);
+        let (bid_size, ask_size) = self.sizes(funds, m, d);
         let tolerance = u128::from(self.params.refresh_tolerance_bps);
         for (side, size) in [(Side::Buy, bid_size), (Side::Sell, ask_size)] {
             for level in 0..self.params.levels {
+                let slots = if side == Side::Buy { &self.bids } else { &self.asks };
+                let Some(&slot) = slots.get(level as usize) else { continue };
+                let order = slot.and_then(|id| engine.order(id));
+                // A quote on its way in or out cannot be acted on: no target needed.
+                if order.is_some_and(|o| !matches!(o.status, OrderStatus::Open | OrderStatus::PartiallyFilled)) {
+                    continue;
+                }
                 let Some(target) = self.target(side, level, m, d) else { continue };
-                let slots = if side == Side::Buy { &mut self.bids } else { &mut self.asks };
-                let Some(slot) = slots.get_mut(level as usize) else { continue };
-                match slot.and_then(|id| engine.order(id)) {
+                match order {
                     Some(o) => {
                         // |price − target| / target > tolerance → replace (cancel now; the slot
                         // frees when the cancel lands and a new quote goes in then).
@@ -239,7 +252,7 @@ impl Strategy for MarketMaker {
                             (o.price.n() as i128, o.price.d() as i128, target.n() as i128, target.d() as i128);
                         let distance = (pn * td - tn * pd).abs() * 10_000;
                         let off = distance > (tn * pd) * tolerance as i128;
-                        if off && matches!(o.status, OrderStatus::Open | OrderStatus::PartiallyFilled) {
+                        if off {
                             actions.push(Action::Cancel { order: o.id });
                             self.pending.push((side, level as usize));
                         }
@@ -363,6 +376,6 @@ impl MarketMaker {
             None if refused_funds == (0, 0) => None,
             None => return Err(corrupt("a value after an empty option")),
         };
-        Ok(MarketMaker { params, bids, asks, pending, checked_mid, checked_funds, refused })
+        Ok(MarketMaker { params, bids, asks, pending, checked_mid, checked_funds, refused, ended_seen: None })
     }
 }
