@@ -5,7 +5,7 @@
 //! `rest` places offers that do not cross (each adds an offer to a growing book); `cross`
 //! sends takers that each fill one resting offer. `cargo bench -p starlog-benches --bench sim`
 //! runs criterion and then the report (hdrhistogram per transaction, rates); `-- report` only
-//! the report.
+//! the report; `STARLOG_BENCH_PROFILE=replay` only the replay rate, for a profiler.
 //!
 //! Over HTTP (the [`Server`] on loopback, one client thread): `POST /transactions` of the same
 //! resting offers, and SSE delivery: K clients streaming a backlog of M transactions from the
@@ -462,6 +462,12 @@ fn backtest_rate(n: u64) -> (f64, f64, f64) {
 }
 
 fn main() {
+    // Profiling mode: only the replay of 1 M recorded book snapshots, for a profiler.
+    if std::env::var("STARLOG_BENCH_PROFILE").is_ok_and(|w| w == "replay") {
+        let (replayed, iterated) = replay_rate(1_000_000);
+        println!("replay {} events/s; iterate {} records/s", fmt_rate(replayed), fmt_rate(iterated));
+        return;
+    }
     starlog_benches::bench_main(bench, || {
         report();
         let (events, one, two) = backtest_rate(100_000);

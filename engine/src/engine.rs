@@ -180,7 +180,7 @@ pub struct Engine {
     day: i64,
     day_start_pnl_stroops: i128,
     /// Each intent's operations, in order: (order id, whether the operation cancels it).
-    intents: BTreeMap<u64, Vec<(u64, bool)>>,
+    intents: IntentTable,
     throttler: Throttler,
     incidents: IncidentClassifier,
     strategy: Option<Box<dyn Strategy>>,
@@ -199,6 +199,96 @@ pub struct Engine {
 
 const OUR_SLOT: AccountSlot = AccountSlot(0);
 
+/// The operations of one intent, each as (order, is a cancel): a single one inline — a new
+/// order, the common case, costs no allocation — or several (cancel-all, a batch of quotes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum IntentOps {
+    One([(u64, bool); 1]),
+    Many(Vec<(u64, bool)>),
+}
+
+impl IntentOps {
+    fn new(ops: impl IntoIterator<Item = (u64, bool)>) -> IntentOps {
+        let mut ops = ops.into_iter();
+        match (ops.next(), ops.next()) {
+            (Some(op), None) => IntentOps::One([op]),
+            (first, second) => IntentOps::Many(first.into_iter().chain(second).chain(ops).collect()),
+        }
+    }
+}
+
+/// The intents whose results are awaited, by id. Ids are handed out in increasing order and
+/// results mostly arrive in that order, so the table is a queue sorted by id: a new intent goes
+/// at the back, a settled one usually leaves from the front, and a lookup is a binary search.
+#[derive(Clone, Debug, Default)]
+struct IntentTable {
+    entries: std::collections::VecDeque<(u64, IntentOps)>,
+}
+
+impl IntentTable {
+    fn position(&self, id: u64) -> Option<usize> {
+        self.entries.binary_search_by_key(&id, |(k, _)| *k).ok()
+    }
+
+    fn get(&self, id: u64) -> Option<&IntentOps> {
+        self.position(id).and_then(|i| self.entries.get(i)).map(|(_, ops)| ops)
+    }
+
+    /// Add an intent whose id is above every id held; `false` (and nothing added) otherwise.
+    #[must_use]
+    fn push(&mut self, id: u64, ops: IntentOps) -> bool {
+        if self.last_id().is_some_and(|last| last >= id) {
+            return false;
+        }
+        self.entries.push_back((id, ops));
+        true
+    }
+
+    fn remove(&mut self, id: u64) {
+        if let Some(i) = self.position(id) {
+            self.entries.remove(i);
+        }
+    }
+
+    fn last_id(&self) -> Option<u64> {
+        self.entries.back().map(|(k, _)| *k)
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Every intent, in id order.
+    fn iter(&self) -> impl Iterator<Item = (&u64, &IntentOps)> {
+        self.entries.iter().map(|(k, ops)| (k, ops))
+    }
+
+    fn values(&self) -> impl Iterator<Item = &IntentOps> {
+        self.entries.iter().map(|(_, ops)| ops)
+    }
+}
+
+impl IntoIterator for IntentOps {
+    type Item = (u64, bool);
+    type IntoIter = core::iter::Chain<core::option::IntoIter<(u64, bool)>, std::vec::IntoIter<(u64, bool)>>;
+    fn into_iter(self) -> Self::IntoIter {
+        match self {
+            IntentOps::One([op]) => Some(op).into_iter().chain(Vec::new()),
+            IntentOps::Many(ops) => None.into_iter().chain(ops),
+        }
+    }
+}
+
+impl core::ops::Deref for IntentOps {
+    type Target = [(u64, bool)];
+    fn deref(&self) -> &[(u64, bool)] {
+        match self {
+            IntentOps::One(op) => op,
+            IntentOps::Many(ops) => ops,
+        }
+    }
+}
+
 impl Engine {
     pub fn new(config: EngineConfig) -> Result<Engine, ConfigError> {
         Ok(Engine {
@@ -215,7 +305,7 @@ impl Engine {
             offers: BTreeMap::new(),
             day: i64::MIN,
             day_start_pnl_stroops: 0,
-            intents: BTreeMap::new(),
+            intents: IntentTable::default(),
             throttler: Throttler::new(config.throttle, 1).map_err(ConfigError::Throttle)?,
             incidents: IncidentClassifier::new(config.incidents).map_err(ConfigError::Incidents)?,
             strategy: None,
@@ -705,7 +795,8 @@ impl Engine {
     fn emit_intent(&mut self, ops: Vec<OfferOp>, cancels: bool, out: &mut Vec<Output>) -> u64 {
         let id = self.next_intent;
         self.next_intent += 1;
-        self.intents.insert(id, ops.iter().map(|op| (op.order, cancels)).collect());
+        let added = self.intents.push(id, IntentOps::new(ops.iter().map(|op| (op.order, cancels))));
+        debug_assert!(added, "intent ids are handed out in increasing order");
         out.push(Output::Intent(Intent { id, ops }));
         id
     }
@@ -874,7 +965,7 @@ impl Engine {
                 self.order_event(order, event, out);
             }
         }
-        self.intents.remove(&intent);
+        self.intents.remove(intent);
     }
 
     /// A transaction of ours failed: its new orders are rejected and its cancels fail — except
@@ -905,16 +996,16 @@ impl Engine {
                 self.order_event(order, OrderEvent::Reject, out);
             }
         }
-        self.intents.remove(&intent);
+        self.intents.remove(intent);
     }
 
     /// The operations of an intent; an unknown intent is refused.
-    fn intent_ops(&self, seq: u64, intent: u64, out: &mut Vec<Output>) -> Vec<(u64, bool)> {
-        match self.intents.get(&intent) {
+    fn intent_ops(&self, seq: u64, intent: u64, out: &mut Vec<Output>) -> IntentOps {
+        match self.intents.get(intent) {
             Some(ops) => ops.clone(),
             None => {
                 out.push(refuse(seq, refused::UNKNOWN_INTENT));
-                Vec::new()
+                IntentOps::new(core::iter::empty())
             }
         }
     }
@@ -932,7 +1023,7 @@ impl Engine {
             out.push(refuse(seq, refused::RESULT_MISMATCH));
             return;
         }
-        self.intents.remove(&intent);
+        self.intents.remove(intent);
         for (&(order, cancel), result) in ops.iter().zip(t.ops.iter()) {
             if !cancel {
                 self.implied_submit(order, out);
@@ -1258,10 +1349,10 @@ impl Engine {
         put_i64(out, self.day);
         put_i128(out, self.day_start_pnl_stroops);
         put_len(out, self.intents.len());
-        for (id, ops) in &self.intents {
+        for (id, ops) in self.intents.iter() {
             put_u64(out, *id);
             put_len(out, ops.len());
-            for (order, cancel) in ops {
+            for (order, cancel) in ops.iter() {
                 put_u64(out, *order);
                 put_bool(out, *cancel);
             }
@@ -1380,18 +1471,18 @@ impl Engine {
             return Err(corrupt("the day's starting PnL out of range"));
         }
         let n = r.len(12)?;
-        let mut intents = BTreeMap::new();
+        let mut intents = IntentTable::default();
         for _ in 0..n {
             let id = r.u64()?;
             let m = r.len(9)?;
-            if m > TX_OPS_MAX || intents.last_key_value().is_some_and(|(&k, _)| k >= id) {
+            if m > TX_OPS_MAX || intents.last_id().is_some_and(|k| k >= id) {
                 return Err(corrupt("intents out of order, or with too many operations"));
             }
             let mut ops = Vec::with_capacity(m);
             for _ in 0..m {
                 ops.push((r.u64()?, r.bool()?));
             }
-            intents.insert(id, ops);
+            let _ = intents.push(id, IntentOps::new(ops));
         }
         let throttler = Throttler::decode_snapshot(config.throttle, r)?;
         let incidents = IncidentClassifier::decode_snapshot(config.incidents, r)?;
@@ -1408,9 +1499,7 @@ impl Engine {
             return Err(SnapshotError::Mismatch { what: "the strategy or its parameters" });
         }
         let (halted, now_ns, last_seq, next_order, next_intent) = (r.bool()?, r.i64()?, r.u64()?, r.u64()?, r.u64()?);
-        if orders.last().is_some_and(|o| o.id >= next_order)
-            || intents.last_key_value().is_some_and(|(&k, _)| k >= next_intent)
-        {
+        if orders.last().is_some_and(|o| o.id >= next_order) || intents.last_id().is_some_and(|k| k >= next_intent) {
             return Err(corrupt("ids at or past the next id"));
         }
         Ok(Engine {
@@ -1600,4 +1689,42 @@ fn cancel_op(o: &Order) -> OfferOp {
 
 fn refuse(seq: u64, reason: u16) -> Output {
     Output::InputRefused(InputRefused { seq, reason })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{IntentOps, IntentTable};
+
+    #[test]
+    fn the_intent_table_behaves_as_an_ordered_map() {
+        let mut t = IntentTable::default();
+        let mut model = std::collections::BTreeMap::new();
+        for id in (1..60u64).filter(|id| id % 3 != 0) {
+            assert!(t.push(id, IntentOps::new([(id * 10, false)])));
+            model.insert(id, id * 10);
+        }
+        assert!(!t.push(5, IntentOps::new([])), "an id not above the last is refused");
+        // Settle from the front, the back and the middle, and ids never held.
+        for id in [1, 59, 30, 31, 2, 3, 100] {
+            t.remove(id);
+            model.remove(&id);
+        }
+        assert_eq!(t.len(), model.len());
+        for id in 0..70 {
+            assert_eq!(t.get(id).map(|ops| ops[0].0), model.get(&id).copied(), "id {id}");
+        }
+        assert!(t.iter().map(|(k, _)| *k).eq(model.keys().copied()));
+        assert_eq!(t.last_id(), model.keys().last().copied());
+    }
+
+    #[test]
+    fn intent_ops_keep_every_operation_in_order() {
+        for n in 0..5u64 {
+            let ops: Vec<(u64, bool)> = (0..n).map(|i| (i + 10, i % 2 == 1)).collect();
+            let held = IntentOps::new(ops.iter().copied());
+            assert_eq!(matches!(held, IntentOps::One(_)), n == 1, "one operation is held inline");
+            assert_eq!(&*held, &ops[..]);
+            assert_eq!(held.into_iter().collect::<Vec<_>>(), ops);
+        }
+    }
 }

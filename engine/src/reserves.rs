@@ -89,6 +89,9 @@ impl From<AmountOverflow> for Shortfall {
     }
 }
 
+/// Up to this many balance lines, a line is found by a linear scan (a binary search above).
+const LINES_SCANNED_MAX: usize = 8;
+
 /// An account's balances as the engine tracks them.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Balances {
@@ -121,12 +124,24 @@ impl Balances {
     }
 
     pub fn line(&self, asset: &Asset) -> Option<&Line> {
-        self.lines.binary_search_by(|l| l.asset.cmp(asset)).ok().and_then(|i| self.lines.get(i))
+        self.position(asset).and_then(|i| self.lines.get(i))
     }
 
     fn line_mut(&mut self, asset: &Asset) -> Option<&mut Line> {
-        let i = self.lines.binary_search_by(|l| l.asset.cmp(asset)).ok()?;
-        self.lines.get_mut(i)
+        self.position(asset).and_then(|i| self.lines.get_mut(i))
+    }
+
+    fn position(&self, asset: &Asset) -> Option<usize> {
+        // Native sorts first: the line every order looks at (reserves) needs no search.
+        if asset.is_native() {
+            return self.lines.first().is_some_and(|l| l.asset.is_native()).then_some(0);
+        }
+        // An account trading a pair or two has a handful of lines: comparing for equality
+        // beats ordering comparisons of 36–44-byte assets.
+        if self.lines.len() <= LINES_SCANNED_MAX {
+            return self.lines.iter().position(|l| l.asset == *asset);
+        }
+        self.lines.binary_search_by(|l| l.asset.cmp(asset)).ok()
     }
 
     /// (2 + subentries + sponsoring − sponsored) × base reserve, with `extra` more subentries.
@@ -142,9 +157,13 @@ impl Balances {
 
     /// What can still be committed to selling `asset` (0 if reserves or liabilities exceed it).
     pub fn available_to_sell(&self, asset: &Asset, extra_subentries: u32) -> Result<Amount, AmountOverflow> {
-        let Some(line) = self.line(asset) else { return Ok(Amount::ZERO) };
+        self.available_in(self.line(asset), extra_subentries)
+    }
+
+    fn available_in(&self, line: Option<&Line>, extra_subentries: u32) -> Result<Amount, AmountOverflow> {
+        let Some(line) = line else { return Ok(Amount::ZERO) };
         let mut held = line.selling_liabilities;
-        if asset.is_native() {
+        if line.asset.is_native() {
             held = held.checked_add(self.minimum_balance(extra_subentries)?)?;
         }
         Ok(line.balance.checked_sub(held).unwrap_or(Amount::ZERO))
@@ -152,9 +171,7 @@ impl Balances {
 
     /// How much more of `asset` the account can receive.
     pub fn room_to_buy(&self, asset: &Asset) -> Amount {
-        let Some(line) = self.line(asset) else { return Amount::ZERO };
-        let limit = if asset.is_native() { Amount::MAX } else { line.limit };
-        limit.checked_sub(line.balance).and_then(|r| r.checked_sub(line.buying_liabilities)).unwrap_or(Amount::ZERO)
+        room_in(self.line(asset))
     }
 
     /// What a sell offer of `amount` of `selling` at `price` (buying per selling) commits, or
@@ -168,27 +185,30 @@ impl Balances {
         price: Price,
         new_offer: bool,
     ) -> Result<Commitment, Shortfall> {
-        if !selling.is_native() && self.line(&selling).is_none() {
+        // Each line is looked up once.
+        let (sell_line, buy_line) = (self.line(&selling), self.line(&buying));
+        if !selling.is_native() && sell_line.is_none() {
             return Err(Shortfall::SellNoTrust);
         }
-        if !buying.is_native() && self.line(&buying).is_none() {
+        if !buying.is_native() && buy_line.is_none() {
             return Err(Shortfall::BuyNoTrust);
         }
         let subentries = u32::from(new_offer);
         if new_offer {
             let minimum_balance = self.minimum_balance(1)?;
-            let native = self.line(&Asset::Native).map_or(Amount::ZERO, |l| l.balance);
-            let native_held = self.line(&Asset::Native).map_or(Amount::ZERO, |l| l.selling_liabilities);
-            if native.checked_sub(native_held).map_or(true, |free| free < minimum_balance) {
-                return Err(Shortfall::LowReserve { minimum_balance, balance: native });
+            let native = self.line(&Asset::Native);
+            let balance = native.map_or(Amount::ZERO, |l| l.balance);
+            let held = native.map_or(Amount::ZERO, |l| l.selling_liabilities);
+            if balance.checked_sub(held).map_or(true, |free| free < minimum_balance) {
+                return Err(Shortfall::LowReserve { minimum_balance, balance });
             }
         }
-        let available = self.available_to_sell(&selling, subentries)?;
+        let available = self.available_in(sell_line, subentries)?;
         if amount > available {
             return Err(Shortfall::Underfunded { needed: amount, available });
         }
         let buying_liabilities = price.notional_ceil(amount)?;
-        let room = self.room_to_buy(&buying);
+        let room = room_in(buy_line);
         if buying_liabilities > room {
             return Err(Shortfall::LineFull { needed: buying_liabilities, room });
         }
@@ -197,15 +217,19 @@ impl Balances {
 
     /// Phase one: hold what an accepted order commits.
     pub fn reserve(&mut self, c: &Commitment) -> Result<(), AmountOverflow> {
-        let mut next = self.clone();
-        if let Some(l) = next.line_mut(&c.selling) {
-            l.selling_liabilities = l.selling_liabilities.checked_add(c.selling_liabilities)?;
+        // Every sum is checked before anything changes: all or nothing.
+        let (sell, buy) = (self.position(&c.selling), self.position(&c.buying));
+        let line = |i: Option<usize>| i.and_then(|i| self.lines.get(i));
+        let selling = line(sell).map(|l| l.selling_liabilities.checked_add(c.selling_liabilities)).transpose()?;
+        let buying = line(buy).map(|l| l.buying_liabilities.checked_add(c.buying_liabilities)).transpose()?;
+        let subentries = self.subentries.checked_add(c.subentries).ok_or(AmountOverflow)?;
+        if let (Some(v), Some(l)) = (selling, sell.and_then(|i| self.lines.get_mut(i))) {
+            l.selling_liabilities = v;
         }
-        if let Some(l) = next.line_mut(&c.buying) {
-            l.buying_liabilities = l.buying_liabilities.checked_add(c.buying_liabilities)?;
+        if let (Some(v), Some(l)) = (buying, buy.and_then(|i| self.lines.get_mut(i))) {
+            l.buying_liabilities = v;
         }
-        next.subentries = next.subentries.checked_add(c.subentries).ok_or(AmountOverflow)?;
-        *self = next;
+        self.subentries = subentries;
         Ok(())
     }
 
@@ -221,6 +245,13 @@ impl Balances {
         }
         self.subentries = self.subentries.saturating_sub(c.subentries);
     }
+}
+
+/// How much more a line's asset the account can receive (nothing without a line).
+fn room_in(line: Option<&Line>) -> Amount {
+    let Some(line) = line else { return Amount::ZERO };
+    let limit = if line.asset.is_native() { Amount::MAX } else { line.limit };
+    limit.checked_sub(line.balance).and_then(|r| r.checked_sub(line.buying_liabilities)).unwrap_or(Amount::ZERO)
 }
 
 impl Balances {
@@ -298,6 +329,24 @@ mod tests {
             limit: a(limit),
         }
     }
+    proptest::proptest! {
+        /// Whatever the number of lines (scanned up to LINES_SCANNED_MAX, searched above), a
+        /// lookup finds exactly the line of that asset, and nothing for an asset without one.
+        #[test]
+        fn a_line_is_found_by_its_asset(codes in proptest::collection::btree_set(0u16..400, 0..20), native in proptest::bool::ANY, probe in 0u16..400) {
+            let asset = |c: u16| -> Asset { format!("C{c}:{ISSUER}").parse().unwrap() };
+            let mut lines: Vec<Line> = codes.iter().map(|&c| line(asset(c), "1", "10")).collect();
+            if native {
+                lines.push(line(Asset::Native, "5", "0"));
+            }
+            let b = Balances::new(a("0.5"), 0, 0, 0, lines).unwrap();
+            for wanted in [asset(probe), Asset::Native] {
+                let naive = b.lines().iter().find(|l| l.asset == wanted);
+                proptest::prop_assert_eq!(b.line(&wanted), naive);
+            }
+        }
+    }
+
     /// 100 XLM, 1000 USD (limit 5000), 0.5 XLM base reserve, 1 subentry (the USD trustline).
     fn account() -> Balances {
         Balances::new(
