@@ -323,6 +323,19 @@ mod tests {
     use crate::error::ParseErrorKind as K;
 
     proptest::proptest! {
+        /// The notional is the exact `amount·n/d` (floor and ceiling), overflow included.
+        #[test]
+        fn notionals_are_exact(a in 0i64..=i64::MAX, n in 1i32..=i32::MAX, d in 1i32..=i32::MAX, small in proptest::bool::ANY) {
+            let a = if small { a % 1_000_000_000_000 } else { a };
+            let price = Price::new(n, d).unwrap();
+            let amount = Amount::from_stroops(a).unwrap();
+            let exact = i128::from(a) * i128::from(n);
+            let (floor, rem) = (exact / i128::from(d), exact % i128::from(d));
+            let want = |q: i128| i64::try_from(q).ok().and_then(|q| Amount::from_stroops(q).ok());
+            proptest::prop_assert_eq!(price.notional_floor(amount).ok(), want(floor));
+            proptest::prop_assert_eq!(price.notional_ceil(amount).ok(), want(floor + i128::from(rem != 0)));
+        }
+
         /// A continued fraction depends only on the value p/q: the same ratio with operands
         /// scaled past 64 bits (the 128-bit division path) gives the same price as the 64-bit
         /// path does.
