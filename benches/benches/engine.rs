@@ -129,16 +129,7 @@ fn bench(c: &mut Criterion) {
             if i.is_multiple_of(4096) {
                 e = engine();
             }
-            let side = if i.is_multiple_of(2) { Side::Sell } else { Side::Buy };
-            let px = if side == Side::Sell { 10_020 } else { 9_980 };
-            let r = e.place(
-                0,
-                side,
-                Amount::from_stroops(10_000_000).expect("amount"),
-                Price::new(px, 100_000).expect("price"),
-                &mut out,
-            );
-            black_box(r.expect("accepted"));
+            place_nth(&mut e, i, &mut out);
             out.clear();
         });
     });
@@ -226,6 +217,74 @@ impl Packed {
     }
 }
 
+/// Apply the mixed inputs `rounds` times over on a fresh engine (each event timed into `h` if
+/// given); returns the rate.
+fn run_mixed(mixed: &Packed, rounds: u64, mut h: Option<&mut Latency>) -> f64 {
+    let mut e = mixed_engine();
+    let mut out = Vec::with_capacity(64);
+    let started = Instant::now();
+    for round in 0..rounds {
+        for i in 0..mixed.len() {
+            let seq = 10 + round * mixed.len() as u64 + i as u64;
+            let t = Instant::now();
+            e.apply(seq, seq as i64 * 1_000, access(mixed.get(i)).expect("access"), &mut out);
+            if let Some(h) = h.as_deref_mut() {
+                h.record(t.elapsed());
+            }
+            out.clear();
+        }
+    }
+    rate(rounds * mixed.len() as u64, started.elapsed().as_nanos() as u64)
+}
+
+/// Apply `n` book snapshots (cycling through `books`) on a fresh engine; returns the rate.
+fn run_books(books: &Packed, n: u64, mut h: Option<&mut Latency>) -> f64 {
+    let mut e = engine();
+    let mut out = Vec::with_capacity(16);
+    let started = Instant::now();
+    for seq in 10..10 + n {
+        let t = Instant::now();
+        e.apply(seq, seq as i64, access(books.get(seq as usize % books.len())).expect("access"), &mut out);
+        if let Some(h) = h.as_deref_mut() {
+            h.record(t.elapsed());
+        }
+        out.clear();
+    }
+    rate(n, started.elapsed().as_nanos() as u64)
+}
+
+/// Place `n` orders through every check; returns the rate. Open orders grow to 4096, then a
+/// fresh engine is set up — with the clock stopped (setting one up is not placing).
+fn run_places(n: u64, mut h: Option<&mut Latency>) -> f64 {
+    let mut out = Vec::with_capacity(16);
+    let mut e = engine();
+    let (mut started, mut placing_ns) = (Instant::now(), 0u64);
+    for i in 1..=n {
+        if i % 4096 == 0 {
+            placing_ns += started.elapsed().as_nanos() as u64;
+            e = engine();
+            started = Instant::now();
+        }
+        let t = Instant::now();
+        place_nth(&mut e, i, &mut out);
+        if let Some(h) = h.as_deref_mut() {
+            h.record(t.elapsed());
+        }
+        out.clear();
+    }
+    rate(n, placing_ns + started.elapsed().as_nanos() as u64)
+}
+
+/// The `i`-th placement of the placement workload: 1 XLM, sells above and buys below the mid by
+/// turns, none crossing; it must be accepted.
+fn place_nth(e: &mut Engine, i: u64, out: &mut Vec<Output>) {
+    let side = if i.is_multiple_of(2) { Side::Sell } else { Side::Buy };
+    let px = if side == Side::Sell { 10_020 } else { 9_980 };
+    let amount = Amount::from_stroops(10_000_000).expect("amount");
+    let r = e.place(0, side, amount, Price::new(px, 100_000).expect("price"), out);
+    black_box(r.expect("accepted"));
+}
+
 fn report() {
     println!("\n== engine report (one run) ==");
     // Each workload runs on a fresh engine once with a timer around every event (the
@@ -233,78 +292,18 @@ fn report() {
     // ~40 ns of timer reads per event): the median round and the best one (the least disturbed by
     // the other tenants of a shared machine) are reported.
     let mixed = mixed_inputs(100_000);
-    let run_mixed = |mut h: Option<&mut Latency>| {
-        let mut e = mixed_engine();
-        let mut out = Vec::with_capacity(64);
-        let started = Instant::now();
-        for round in 0..3u64 {
-            for i in 0..mixed.len() {
-                let seq = 10 + round * 100_000 + i as u64;
-                let t = Instant::now();
-                e.apply(seq, seq as i64 * 1_000, access(mixed.get(i)).expect("access"), &mut out);
-                if let Some(h) = h.as_deref_mut() {
-                    h.record(t.elapsed());
-                }
-                out.clear();
-            }
-        }
-        rate(3 * mixed.len() as u64, started.elapsed().as_nanos() as u64)
-    };
     let mut h_mixed = Latency::new("apply mixed input (MM quoting)");
-    run_mixed(Some(&mut h_mixed));
-    let mixed_rate = Rates::of(|| run_mixed(None));
+    run_mixed(&mixed, 3, Some(&mut h_mixed));
+    let mixed_rate = Rates::of(|| run_mixed(&mixed, 3, None));
     println!("{}", h_mixed.line());
     let books = Packed::new((0..64).map(|i| to_bytes(&book_input(i)).expect("ser")));
     let n = 200_000u64;
-    let run_books = |mut h: Option<&mut Latency>| {
-        let mut e = engine();
-        let mut out = Vec::with_capacity(16);
-        let started = Instant::now();
-        for seq in 10..10 + n {
-            let t = Instant::now();
-            e.apply(seq, seq as i64, access(books.get((seq % 64) as usize)).expect("access"), &mut out);
-            if let Some(h) = h.as_deref_mut() {
-                h.record(t.elapsed());
-            }
-            out.clear();
-        }
-        rate(n, started.elapsed().as_nanos() as u64)
-    };
     let mut h_book = Latency::new("apply book snapshot 20x20");
-    run_books(Some(&mut h_book));
-    let book_rate = Rates::of(|| run_books(None));
-    let run_places = |mut h: Option<&mut Latency>| {
-        let mut out = Vec::with_capacity(16);
-        let mut e = engine();
-        // The clock stops while a full engine is replaced (setting one up is not placing).
-        let (mut started, mut placing_ns) = (Instant::now(), 0u64);
-        for i in 1..=n {
-            if i % 4096 == 0 {
-                placing_ns += started.elapsed().as_nanos() as u64;
-                e = engine();
-                started = Instant::now();
-            }
-            let side = if i % 2 == 0 { Side::Sell } else { Side::Buy };
-            let px = if side == Side::Sell { 10_020 } else { 9_980 };
-            let t = Instant::now();
-            let r = e.place(
-                0,
-                side,
-                Amount::from_stroops(10_000_000).expect("amount"),
-                Price::new(px, 100_000).expect("price"),
-                &mut out,
-            );
-            if let Some(h) = h.as_deref_mut() {
-                h.record(t.elapsed());
-            }
-            black_box(r.expect("accepted"));
-            out.clear();
-        }
-        rate(n, placing_ns + started.elapsed().as_nanos() as u64)
-    };
+    run_books(&books, n, Some(&mut h_book));
+    let book_rate = Rates::of(|| run_books(&books, n, None));
     let mut h_place = Latency::new("place through all checks");
-    run_places(Some(&mut h_place));
-    let place_rate = Rates::of(|| run_places(None));
+    run_places(n, Some(&mut h_place));
+    let place_rate = Rates::of(|| run_places(n, None));
     // The core loop end to end: journal (write-ahead, commit), read back in place, apply,
     // journal the outputs — batches of 64 book snapshots.
     let mut lines = Vec::new();
@@ -467,60 +466,17 @@ fn main() {
     // `perf record` or `valgrind --tool=cachegrind` (instruction counts do not care how noisy
     // the machine is).
     if let Ok(what) = std::env::var("STARLOG_BENCH_PROFILE") {
-        let n = 1_000_000u64;
-        let mut t = Instant::now();
-        match what.as_str() {
-            "mixed" => {
-                let mixed = mixed_inputs(100_000);
-                let mut e = mixed_engine();
-                let mut out = Vec::with_capacity(64);
-                t = Instant::now();
-                for seq in 10..10 + n {
-                    e.apply(
-                        seq,
-                        seq as i64 * 1_000,
-                        access(mixed.get((seq % 100_000) as usize)).expect("access"),
-                        &mut out,
-                    );
-                    out.clear();
-                }
-            }
-            "book" => {
-                let books = Packed::new((0..64).map(|i| to_bytes(&book_input(i)).expect("ser")));
-                let mut e = engine();
-                let mut out = Vec::with_capacity(64);
-                t = Instant::now();
-                for seq in 10..10 + n {
-                    e.apply(seq, seq as i64, access(books.get((seq % 64) as usize)).expect("access"), &mut out);
-                    out.clear();
-                }
-            }
-            "place" => {
-                let mut out = Vec::with_capacity(16);
-                let mut e = engine();
-                for i in 1..=n {
-                    if i % 4096 == 0 {
-                        e = engine();
-                    }
-                    let side = if i % 2 == 0 { Side::Sell } else { Side::Buy };
-                    let px = if side == Side::Sell { 10_020 } else { 9_980 };
-                    let r = e.place(
-                        0,
-                        side,
-                        Amount::from_stroops(10_000_000).expect("amount"),
-                        Price::new(px, 100_000).expect("price"),
-                        &mut out,
-                    );
-                    black_box(r.expect("accepted"));
-                    out.clear();
-                }
-            }
+        const N: u64 = 1_000_000;
+        let rate = match what.as_str() {
+            "mixed" => run_mixed(&mixed_inputs(100_000), N / 100_000, None),
+            "book" => run_books(&Packed::new((0..64).map(|i| to_bytes(&book_input(i)).expect("ser"))), N, None),
+            "place" => run_places(N, None),
             other => {
                 eprintln!("STARLOG_BENCH_PROFILE={other:?}: expected mixed, book or place");
                 std::process::exit(2);
             }
-        }
-        println!("{what} {:.1} ns/event", t.elapsed().as_nanos() as f64 / n as f64);
+        };
+        println!("{what} {:.1} ns/event", 1e9 / rate);
         return;
     }
     starlog_benches::bench_main(bench, || {
