@@ -19,9 +19,9 @@ use crate::book::Book;
 use crate::events::{
     ArchivedAccountSnapshot, ArchivedCommand, ArchivedInput, ArchivedSessionStart, WireAsset, WirePrice,
 };
+use crate::id_table::IdTable;
 use crate::incident::{Incident, IncidentClassifier, IncidentConfig, IncidentConfigError};
 use crate::lifecycle::{OrderEvent, OrderStatus, transition};
-use crate::order_table::OrderTable;
 use crate::outputs::{Control, Decision, IncidentOut, InputRefused, Intent, LifecycleChange, OfferOp, Output};
 use crate::price::Price;
 use crate::reserves::{Balances, Commitment, Line};
@@ -169,7 +169,7 @@ pub struct Engine {
     session: Option<Session>,
     books: Vec<Book>,
     balances: Option<Balances>,
-    orders: OrderTable,
+    orders: IdTable<Order>,
     /// Per pair, our open orders' aggregates; and the count of all open orders.
     exposure: Vec<Exposure>,
     open_total: u32,
@@ -180,7 +180,7 @@ pub struct Engine {
     day: i64,
     day_start_pnl_stroops: i128,
     /// Each intent's operations, in order: (order id, whether the operation cancels it).
-    intents: IntentTable,
+    intents: IdTable<(u64, IntentOps)>,
     throttler: Throttler,
     incidents: IncidentClassifier,
     strategy: Option<Box<dyn Strategy>>,
@@ -217,57 +217,6 @@ impl IntentOps {
     }
 }
 
-/// The intents whose results are awaited, by id. Ids are handed out in increasing order and
-/// results mostly arrive in that order, so the table is a queue sorted by id: a new intent goes
-/// at the back, a settled one usually leaves from the front, and a lookup is a binary search.
-#[derive(Clone, Debug, Default)]
-struct IntentTable {
-    entries: std::collections::VecDeque<(u64, IntentOps)>,
-}
-
-impl IntentTable {
-    fn position(&self, id: u64) -> Option<usize> {
-        self.entries.binary_search_by_key(&id, |(k, _)| *k).ok()
-    }
-
-    fn get(&self, id: u64) -> Option<&IntentOps> {
-        self.position(id).and_then(|i| self.entries.get(i)).map(|(_, ops)| ops)
-    }
-
-    /// Add an intent whose id is above every id held; `false` (and nothing added) otherwise.
-    #[must_use]
-    fn push(&mut self, id: u64, ops: IntentOps) -> bool {
-        if self.last_id().is_some_and(|last| last >= id) {
-            return false;
-        }
-        self.entries.push_back((id, ops));
-        true
-    }
-
-    fn remove(&mut self, id: u64) {
-        if let Some(i) = self.position(id) {
-            self.entries.remove(i);
-        }
-    }
-
-    fn last_id(&self) -> Option<u64> {
-        self.entries.back().map(|(k, _)| *k)
-    }
-
-    fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Every intent, in id order.
-    fn iter(&self) -> impl Iterator<Item = (&u64, &IntentOps)> {
-        self.entries.iter().map(|(k, ops)| (k, ops))
-    }
-
-    fn values(&self) -> impl Iterator<Item = &IntentOps> {
-        self.entries.iter().map(|(_, ops)| ops)
-    }
-}
-
 impl IntoIterator for IntentOps {
     type Item = (u64, bool);
     type IntoIter = core::iter::Chain<core::option::IntoIter<(u64, bool)>, std::vec::IntoIter<(u64, bool)>>;
@@ -298,14 +247,14 @@ impl Engine {
             session: None,
             books: Vec::new(),
             balances: None,
-            orders: OrderTable::new(),
+            orders: IdTable::default(),
             exposure: Vec::new(),
             open_total: 0,
             pnl: Vec::new(),
             offers: BTreeMap::new(),
             day: i64::MIN,
             day_start_pnl_stroops: 0,
-            intents: IntentTable::default(),
+            intents: IdTable::default(),
             throttler: Throttler::new(config.throttle, 1).map_err(ConfigError::Throttle)?,
             incidents: IncidentClassifier::new(config.incidents).map_err(ConfigError::Incidents)?,
             strategy: None,
@@ -462,8 +411,10 @@ impl Engine {
     fn in_flight_orders(&self) -> Vec<u64> {
         let mut ids: Vec<u64> = self
             .intents
-            .values()
-            .flat_map(|ops| ops.iter().filter(|(_, cancel)| !cancel).map(|(order, _)| *order))
+            .iter()
+            .flat_map(|(_, ops)| ops.iter())
+            .filter(|(_, cancel)| !cancel)
+            .map(|(order, _)| *order)
             .filter(|id| {
                 self.orders
                     .get(*id)
@@ -490,7 +441,7 @@ impl Engine {
             shown.push((id, remaining));
             // Ours on the book are in `offers`; an offer of an order of ours that has ended may
             // still show in a snapshot read before it ended (rare: only then the full scan).
-            if !self.offers.contains_key(&id) && !self.orders.values().any(|o| o.offer_id == id) {
+            if !self.offers.contains_key(&id) && !self.orders.iter().any(|o| o.offer_id == id) {
                 unknown.push(off);
             }
         }
@@ -795,7 +746,7 @@ impl Engine {
     fn emit_intent(&mut self, ops: Vec<OfferOp>, cancels: bool, out: &mut Vec<Output>) -> u64 {
         let id = self.next_intent;
         self.next_intent += 1;
-        let added = self.intents.push(id, IntentOps::new(ops.iter().map(|op| (op.order, cancels))));
+        let added = self.intents.push((id, IntentOps::new(ops.iter().map(|op| (op.order, cancels)))));
         debug_assert!(added, "intent ids are handed out in increasing order");
         out.push(Output::Intent(Intent { id, ops }));
         id
@@ -1002,7 +953,7 @@ impl Engine {
     /// The operations of an intent; an unknown intent is refused.
     fn intent_ops(&self, seq: u64, intent: u64, out: &mut Vec<Output>) -> IntentOps {
         match self.intents.get(intent) {
-            Some(ops) => ops.clone(),
+            Some((_, ops)) => ops.clone(),
             None => {
                 out.push(refuse(seq, refused::UNKNOWN_INTENT));
                 IntentOps::new(core::iter::empty())
@@ -1087,7 +1038,7 @@ impl Engine {
     fn cancel_all(&mut self, out: &mut Vec<Output>) {
         let resting: Vec<Order> = self
             .orders
-            .values()
+            .iter()
             .filter(|o| matches!(o.status, OrderStatus::Open | OrderStatus::PartiallyFilled) && o.offer_id != 0)
             .copied()
             .collect();
@@ -1150,7 +1101,7 @@ impl Engine {
     }
 
     pub fn orders(&self) -> impl Iterator<Item = &Order> {
-        self.orders.values()
+        self.orders.iter()
     }
 
     pub fn book(&self, pair: u16) -> Option<&Book> {
@@ -1184,7 +1135,7 @@ impl Engine {
     pub fn check_aggregates(&self) -> Result<(), String> {
         let mut naive = vec![Exposure::default(); self.exposure.len()];
         let mut total = 0u32;
-        for o in self.orders.values().filter(|o| !o.status.is_terminal()) {
+        for o in self.orders.iter().filter(|o| !o.status.is_terminal()) {
             let Some(e) = naive.get_mut(usize::from(o.pair)) else {
                 return Err(format!("order {} on unknown pair", o.id));
             };
@@ -1221,7 +1172,7 @@ impl Engine {
         self.offers.hash(&mut h);
         (self.day, self.day_start_pnl_stroops).hash(&mut h);
         self.orders.len().hash(&mut h);
-        for o in self.orders.values() {
+        for o in self.orders.iter() {
             o.hash(&mut h);
         }
         self.throttler.state_hash_into(&mut h);
@@ -1318,7 +1269,7 @@ impl Engine {
             b.encode_snapshot(out);
         }
         put_len(out, self.orders.len());
-        for o in self.orders.values() {
+        for o in self.orders.iter() {
             encode_order(out, o);
         }
         put_len(out, self.exposure.len());
@@ -1412,7 +1363,7 @@ impl Engine {
         }
         let balances = if r.bool()? { Some(Balances::decode_snapshot(r)?) } else { None };
         let n = r.len(78)?;
-        let mut orders = OrderTable::new();
+        let mut orders = IdTable::default();
         for _ in 0..n {
             let o = decode_order(r)?;
             if usize::from(o.pair) >= pairs_count || !orders.push(o) {
@@ -1471,7 +1422,7 @@ impl Engine {
             return Err(corrupt("the day's starting PnL out of range"));
         }
         let n = r.len(12)?;
-        let mut intents = IntentTable::default();
+        let mut intents = IdTable::default();
         for _ in 0..n {
             let id = r.u64()?;
             let m = r.len(9)?;
@@ -1482,7 +1433,7 @@ impl Engine {
             for _ in 0..m {
                 ops.push((r.u64()?, r.bool()?));
             }
-            let _ = intents.push(id, IntentOps::new(ops));
+            let _ = intents.push((id, IntentOps::new(ops)));
         }
         let throttler = Throttler::decode_snapshot(config.throttle, r)?;
         let incidents = IncidentClassifier::decode_snapshot(config.incidents, r)?;
@@ -1499,7 +1450,7 @@ impl Engine {
             return Err(SnapshotError::Mismatch { what: "the strategy or its parameters" });
         }
         let (halted, now_ns, last_seq, next_order, next_intent) = (r.bool()?, r.i64()?, r.u64()?, r.u64()?, r.u64()?);
-        if orders.last().is_some_and(|o| o.id >= next_order) || intents.last_id().is_some_and(|k| k >= next_intent) {
+        if orders.last_id().is_some_and(|k| k >= next_order) || intents.last_id().is_some_and(|k| k >= next_intent) {
             return Err(corrupt("ids at or past the next id"));
         }
         Ok(Engine {
@@ -1693,29 +1644,7 @@ fn refuse(seq: u64, reason: u16) -> Output {
 
 #[cfg(test)]
 mod tests {
-    use super::{IntentOps, IntentTable};
-
-    #[test]
-    fn the_intent_table_behaves_as_an_ordered_map() {
-        let mut t = IntentTable::default();
-        let mut model = std::collections::BTreeMap::new();
-        for id in (1..60u64).filter(|id| id % 3 != 0) {
-            assert!(t.push(id, IntentOps::new([(id * 10, false)])));
-            model.insert(id, id * 10);
-        }
-        assert!(!t.push(5, IntentOps::new([])), "an id not above the last is refused");
-        // Settle from the front, the back and the middle, and ids never held.
-        for id in [1, 59, 30, 31, 2, 3, 100] {
-            t.remove(id);
-            model.remove(&id);
-        }
-        assert_eq!(t.len(), model.len());
-        for id in 0..70 {
-            assert_eq!(t.get(id).map(|ops| ops[0].0), model.get(&id).copied(), "id {id}");
-        }
-        assert!(t.iter().map(|(k, _)| *k).eq(model.keys().copied()));
-        assert_eq!(t.last_id(), model.keys().last().copied());
-    }
+    use super::IntentOps;
 
     #[test]
     fn intent_ops_keep_every_operation_in_order() {
