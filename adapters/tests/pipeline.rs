@@ -10,6 +10,7 @@ use starlog_adapters::live::pipeline::{Action, Pipeline, PipelineConfig};
 use starlog_adapters::stellar::Network;
 use starlog_adapters::stellar::result::TxOutcome;
 use starlog_engine::events::{Input, OfferEffect, OpResult, WireAsset, WirePrice};
+use starlog_engine::one_or_many::OneOrMany;
 use starlog_engine::outputs::{Intent, OfferOp};
 use starlog_engine::{AccountId, Asset};
 use stellar_xdr::{self as xdr, WriteXdr};
@@ -35,14 +36,14 @@ fn intent(id: u64) -> Intent {
     let usd = Asset::credit("USD", AccountId::from_bytes([9; 32])).unwrap();
     Intent {
         id,
-        ops: vec![OfferOp {
+        ops: OneOrMany::one(OfferOp {
             order: id,
             selling: WireAsset::from(Asset::Native),
             buying: WireAsset::from(usd),
             amount_stroops: 10_000_000,
             price: WirePrice { n: 1, d: 10 },
             offer_id: 0,
-        }],
+        }),
     }
 }
 

@@ -22,6 +22,7 @@ use crate::events::{
 use crate::id_table::IdTable;
 use crate::incident::{Incident, IncidentClassifier, IncidentConfig, IncidentConfigError};
 use crate::lifecycle::{OrderEvent, OrderStatus, transition};
+use crate::one_or_many::OneOrMany;
 use crate::outputs::{Control, Decision, IncidentOut, InputRefused, Intent, LifecycleChange, OfferOp, Output};
 use crate::price::Price;
 use crate::reserves::{Balances, Commitment, Line};
@@ -201,42 +202,7 @@ const OUR_SLOT: AccountSlot = AccountSlot(0);
 
 /// The operations of one intent, each as (order, is a cancel): a single one inline — a new
 /// order, the common case, costs no allocation — or several (cancel-all, a batch of quotes).
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum IntentOps {
-    One([(u64, bool); 1]),
-    Many(Vec<(u64, bool)>),
-}
-
-impl IntentOps {
-    fn new(ops: impl IntoIterator<Item = (u64, bool)>) -> IntentOps {
-        let mut ops = ops.into_iter();
-        match (ops.next(), ops.next()) {
-            (Some(op), None) => IntentOps::One([op]),
-            (first, second) => IntentOps::Many(first.into_iter().chain(second).chain(ops).collect()),
-        }
-    }
-}
-
-impl IntoIterator for IntentOps {
-    type Item = (u64, bool);
-    type IntoIter = core::iter::Chain<core::option::IntoIter<(u64, bool)>, std::vec::IntoIter<(u64, bool)>>;
-    fn into_iter(self) -> Self::IntoIter {
-        match self {
-            IntentOps::One([op]) => Some(op).into_iter().chain(Vec::new()),
-            IntentOps::Many(ops) => None.into_iter().chain(ops),
-        }
-    }
-}
-
-impl core::ops::Deref for IntentOps {
-    type Target = [(u64, bool)];
-    fn deref(&self) -> &[(u64, bool)] {
-        match self {
-            IntentOps::One(op) => op,
-            IntentOps::Many(ops) => ops,
-        }
-    }
-}
+type IntentOps = OneOrMany<(u64, bool)>;
 
 impl Engine {
     pub fn new(config: EngineConfig) -> Result<Engine, ConfigError> {
@@ -633,7 +599,7 @@ impl Engine {
         let added = self.orders.push(order);
         assert!(added, "order ids are handed out in increasing order");
         out.push(Output::Lifecycle(LifecycleChange { order: id, from: 0, to: status as u8, event: 0 }));
-        let emitted = self.emit_intent(vec![OfferOp { order: id, ..op }], false, out);
+        let emitted = self.emit_intent(OneOrMany::one(OfferOp { order: id, ..op }), false, out);
         debug_assert_eq!(emitted, intent);
         Ok(id)
     }
@@ -738,15 +704,15 @@ impl Engine {
             return;
         }
         self.order_event(order, OrderEvent::CancelRequest, out);
-        self.emit_intent(vec![cancel_op(&o)], true, out);
+        self.emit_intent(OneOrMany::one(cancel_op(&o)), true, out);
     }
 
     /// Emit an intent of `ops` (all new orders, or all cancels) and remember which order each
     /// operation serves, for its result. Returns the intent's id.
-    fn emit_intent(&mut self, ops: Vec<OfferOp>, cancels: bool, out: &mut Vec<Output>) -> u64 {
+    fn emit_intent(&mut self, ops: OneOrMany<OfferOp>, cancels: bool, out: &mut Vec<Output>) -> u64 {
         let id = self.next_intent;
         self.next_intent += 1;
-        let added = self.intents.push((id, IntentOps::new(ops.iter().map(|op| (op.order, cancels)))));
+        let added = self.intents.push((id, ops.iter().map(|op| (op.order, cancels)).collect()));
         debug_assert!(added, "intent ids are handed out in increasing order");
         out.push(Output::Intent(Intent { id, ops }));
         id
@@ -755,7 +721,7 @@ impl Engine {
     /// Emit cancels in transactions of at most [`TX_OPS_MAX`] operations.
     fn emit_cancels(&mut self, ops: &[OfferOp], out: &mut Vec<Output>) {
         for chunk in ops.chunks(TX_OPS_MAX) {
-            self.emit_intent(chunk.to_vec(), true, out);
+            self.emit_intent(chunk.iter().copied().collect(), true, out);
         }
     }
 
@@ -956,7 +922,7 @@ impl Engine {
             Some((_, ops)) => ops.clone(),
             None => {
                 out.push(refuse(seq, refused::UNKNOWN_INTENT));
-                IntentOps::new(core::iter::empty())
+                IntentOps::from(Vec::new())
             }
         }
     }
@@ -1433,7 +1399,7 @@ impl Engine {
             for _ in 0..m {
                 ops.push((r.u64()?, r.bool()?));
             }
-            let _ = intents.push((id, IntentOps::new(ops)));
+            let _ = intents.push((id, ops.into_iter().collect()));
         }
         let throttler = Throttler::decode_snapshot(config.throttle, r)?;
         let incidents = IncidentClassifier::decode_snapshot(config.incidents, r)?;
@@ -1640,20 +1606,4 @@ fn cancel_op(o: &Order) -> OfferOp {
 
 fn refuse(seq: u64, reason: u16) -> Output {
     Output::InputRefused(InputRefused { seq, reason })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::IntentOps;
-
-    #[test]
-    fn intent_ops_keep_every_operation_in_order() {
-        for n in 0..5u64 {
-            let ops: Vec<(u64, bool)> = (0..n).map(|i| (i + 10, i % 2 == 1)).collect();
-            let held = IntentOps::new(ops.iter().copied());
-            assert_eq!(matches!(held, IntentOps::One(_)), n == 1, "one operation is held inline");
-            assert_eq!(&*held, &ops[..]);
-            assert_eq!(held.into_iter().collect::<Vec<_>>(), ops);
-        }
-    }
 }

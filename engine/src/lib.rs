@@ -38,6 +38,7 @@ mod id_table;
 pub mod ids;
 pub mod incident;
 pub mod lifecycle;
+pub mod one_or_many;
 pub mod outputs;
 pub mod price;
 pub mod reserves;

@@ -7,6 +7,7 @@
 use rkyv::{Archive, Deserialize, Serialize};
 
 use crate::events::{WireAsset, WirePrice};
+use crate::one_or_many::OneOrMany;
 
 /// Journal record kinds of outputs (stable; never renumbered).
 pub mod kind {
@@ -96,12 +97,13 @@ pub struct OfferOp {
     pub offer_id: i64,
 }
 
-/// Operations the I/O side must sign and submit, in one transaction.
+/// Operations the I/O side must sign and submit, in one transaction (one operation inline:
+/// emitting a new order's intent allocates nothing).
 #[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[rkyv(derive(Debug))]
 pub struct Intent {
     pub id: u64,
-    pub ops: Vec<OfferOp>,
+    pub ops: OneOrMany<OfferOp>,
 }
 
 /// An incident raised by the security checks, and the response the engine took.
@@ -185,14 +187,14 @@ mod tests {
             Output::InvalidTransition(InvalidTransitionOut { order: 1, from: 7, event: 1 }),
             Output::Intent(Intent {
                 id: 9,
-                ops: vec![OfferOp {
+                ops: OneOrMany::one(OfferOp {
                     order: 1,
                     selling: WireAsset { code: [0; 12], issuer: [0; 32] },
                     buying: WireAsset { code: *b"USD\0\0\0\0\0\0\0\0\0", issuer: [5; 32] },
                     amount_stroops: 0,
                     price: WirePrice { n: 1, d: 1 },
                     offer_id: 77,
-                }],
+                }),
             }),
             Output::Incident(IncidentOut { id: 1, kind: 1, priority: 0, response: 0, until_ns: 0 }),
             Output::InputRefused(InputRefused { seq: 12, reason: 2 }),

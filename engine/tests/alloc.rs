@@ -1,6 +1,8 @@
 //! No allocation per event on the hot path: once warm, applying book snapshots, trades that are
 //! not ours and timers — with the market maker running and its quotes standing — allocates
-//! nothing. Counted by a global allocator that wraps the system one.
+//! nothing; a whole order round trip (placed through every check, submitted, resting, cancelled,
+//! gone) allocates only when a table doubles. Counted by a global allocator that wraps the
+//! system one.
 #![allow(unsafe_code)]
 
 mod support;
@@ -8,10 +10,15 @@ mod support;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use starlog_engine::events::{BookSnapshot, Input, Level, Timer, Trade, WirePrice};
+use starlog_engine::engine::Engine;
+use starlog_engine::events::{
+    BookSnapshot, Input, Level, OfferEffect, OpResult, Timer, Trade, TxSubmitted, TxSucceeded, WirePrice,
+};
 use starlog_engine::outputs::Output;
+use starlog_engine::risk::Side;
 use starlog_engine::strategy::{MarketMaker, MarketMakerParams};
-use support::{H, account, engine_with, session};
+use starlog_engine::{Amount, Price};
+use support::{H, account, engine_with, loose_config, session};
 
 thread_local! {
     static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
@@ -112,4 +119,73 @@ fn the_hot_path_does_not_allocate() {
     run(&mut h, &mut out);
     run(&mut h, &mut out);
     assert_eq!(allocations() - before, 0, "allocations while applying 128 warm inputs");
+}
+
+/// The inputs that carry intent `intent` through submission to its result `effect` on `offer_id`.
+fn settle(intent: u64, effect: OfferEffect, offer_id: i64) -> [Vec<u8>; 2] {
+    let submitted =
+        Input::TxSubmitted(TxSubmitted { intent, hash: [4; 32], sequence: 1, max_time: 0, fee_stroops: 100 });
+    let result = Input::TxSucceeded(TxSucceeded {
+        intent,
+        hash: [4; 32],
+        ledger: 7,
+        fee_charged_stroops: 100,
+        ops: vec![OpResult { effect, offer_id, remaining_stroops: 10_000_000, claims: vec![] }],
+    });
+    [submitted, result].map(|i| starlog_engine::events::to_bytes(&i).unwrap().to_vec())
+}
+
+#[test]
+fn an_order_round_trip_allocates_only_when_a_table_grows() {
+    const ROUND_TRIPS: u64 = 512;
+    let mut h = H::new(Engine::new(loose_config()).unwrap());
+    h.feed(1, &session());
+    h.feed(2, &book(0));
+    h.feed(3, &account("100000", "100000"));
+    let amount = Amount::from_stroops(10_000_000).unwrap();
+    let mut out: Vec<Output> = Vec::with_capacity(16);
+    let intent_of = |out: &[Output]| match out.last() {
+        Some(Output::Intent(i)) => i.id,
+        other => panic!("expected an intent, got {other:?}"),
+    };
+    // Intent ids run on by one per intent (a placement, then its cancel): the first placement
+    // shows where they start, so every result can be archived before the counting begins.
+    let first = h.e.place(0, Side::Sell, amount, Price::new(10_020, 100_000).unwrap(), &mut out).unwrap();
+    let first_intent = intent_of(&out);
+    h.e.cancel(first, &mut out); // not on the book yet: nothing to cancel
+    out.clear();
+    let results: Vec<[[Vec<u8>; 2]; 2]> = (0..ROUND_TRIPS)
+        .map(|k| {
+            let (place, cancel, offer) = (first_intent + 2 * k, first_intent + 2 * k + 1, 1_000 + k as i64);
+            [settle(place, OfferEffect::Created, offer), settle(cancel, OfferEffect::Deleted, offer)]
+        })
+        .collect();
+    let (mut seq, mut ts) = (10u64, 1_000_000_000i64);
+    let mut apply = |e: &mut Engine, bytes: &[u8], out: &mut Vec<Output>| {
+        seq += 1;
+        ts += 100_000_000; // 10 inputs a second: well inside the throttles
+        e.apply(seq, ts, starlog_engine::events::access(bytes).unwrap(), out);
+    };
+    let before = allocations();
+    let mut order = first;
+    for (k, [placed, cancelled]) in results.iter().enumerate() {
+        if k > 0 {
+            let (side, px) = if k % 2 == 0 { (Side::Sell, 10_020) } else { (Side::Buy, 9_980) };
+            order = h.e.place(0, side, amount, Price::new(px, 100_000).unwrap(), &mut out).unwrap();
+        }
+        for bytes in placed {
+            apply(&mut h.e, bytes, &mut out);
+        }
+        h.e.cancel(order, &mut out);
+        assert!(matches!(out.last(), Some(Output::Intent(_))), "the cancel went out: {out:?}");
+        for bytes in cancelled {
+            apply(&mut h.e, bytes, &mut out);
+        }
+        assert_eq!(h.e.order(order).map(|o| o.status), Some(starlog_engine::OrderStatus::Cancelled));
+        out.clear();
+    }
+    let allocated = allocations() - before;
+    // The order table keeps ended orders and doubles as it grows: log2(512) = 9 doublings.
+    assert!(allocated <= 12, "{allocated} allocations in {ROUND_TRIPS} order round trips");
+    assert_eq!(h.e.orders().count() as u64, ROUND_TRIPS);
 }

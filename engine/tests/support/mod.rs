@@ -19,7 +19,14 @@ pub fn usd() -> Asset {
 
 /// Limits that leave the strategy's own logic in charge (10 open orders at most).
 pub fn engine_with(strategy: Box<dyn Strategy>) -> Engine {
-    let mut e = Engine::new(EngineConfig {
+    let mut e = Engine::new(loose_config()).unwrap();
+    e.set_strategy(strategy);
+    e
+}
+
+/// Loose risk limits (10 open orders at most), default throttles, strict validation.
+pub fn loose_config() -> EngineConfig {
+    EngineConfig {
         risk: RiskLimits {
             order_amount_stroops_max: 1_000_000_000_000,
             order_notional_stroops_max: 1_000_000_000_000,
@@ -32,10 +39,7 @@ pub fn engine_with(strategy: Box<dyn Strategy>) -> Engine {
         throttle: ThrottleConfig::DEFAULT,
         validation: ValidationLevel::Strict,
         incidents: IncidentConfig::DEFAULT,
-    })
-    .unwrap();
-    e.set_strategy(strategy);
-    e
+    }
 }
 
 /// Feeds inputs in journal order, keeping every output.
