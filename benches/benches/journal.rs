@@ -3,6 +3,8 @@
 //! report of the same in one run with hdrhistogram percentiles and ratios.
 //!
 //! `cargo bench -p starlog-benches --bench journal` (add `-- report` for the report only).
+//! `STARLOG_BENCH_PROFILE=append|raw|iterate` runs one workload alone (64-byte payloads), for a
+//! profiler.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -306,7 +308,57 @@ fn report() {
     println!("  1 GiB journal ({total} bytes): verify {:.2} GB/s", rate(total, h_all.median_ns()) / 1e9);
 }
 
+/// Profiling mode: one workload on 64-byte payloads, no criterion; the journal, map or file is
+/// set up before the clock starts.
+fn profile(what: &str) {
+    const BATCHES: u64 = 1_000;
+    let payload = [7u8; 64];
+    let (records, elapsed) = match what {
+        "append" => {
+            let mut j = Bench::new(Durability::None);
+            let mut batch_ns = Vec::with_capacity(BATCHES as usize);
+            let started = Instant::now();
+            for _ in 0..BATCHES {
+                j.rotate_if_big();
+                let t = Instant::now();
+                j.batch(&payload, BATCH);
+                batch_ns.push(t.elapsed().as_nanos() as u64);
+            }
+            let elapsed = started.elapsed();
+            batch_ns.sort_unstable();
+            // Segment rolls (and waits for the next segment's pages) land in the slow batches.
+            println!("append median batch {:.1} ns/record", batch_ns[batch_ns.len() / 2] as f64 / BATCH as f64);
+            (BATCHES * BATCH, elapsed)
+        }
+        "raw" => {
+            let mut raw = Raw::new();
+            let started = Instant::now();
+            for _ in 0..BATCHES {
+                raw.batch(&payload, BATCH);
+            }
+            (BATCHES * BATCH, started.elapsed())
+        }
+        "iterate" => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("j");
+            build_journal(&path, 4_000_000, 64);
+            let r = JournalReader::open(&path).expect("open");
+            let started = Instant::now();
+            let n = (0..10).map(|_| iterate(&r)).sum::<u64>();
+            (n, started.elapsed())
+        }
+        other => {
+            eprintln!("STARLOG_BENCH_PROFILE={other:?}: expected append, raw or iterate");
+            std::process::exit(2);
+        }
+    };
+    println!("{what} {:.1} ns/record", elapsed.as_nanos() as f64 / records as f64);
+}
+
 fn main() {
+    if let Ok(what) = std::env::var("STARLOG_BENCH_PROFILE") {
+        return profile(&what);
+    }
     let report_only = std::env::args().any(|a| a == "report");
     // `cargo bench` passes `--bench`; `cargo test` runs benches without it, as a quick check.
     let test_mode = !std::env::args().any(|a| a == "--bench");
