@@ -3,7 +3,9 @@
 //!
 //! The snapshot is taken at `open`: with a live writer it ends at the writer's published commit
 //! watermark; with none it ends where recovery would cut the journal (a torn tail is reported,
-//! not returned).
+//! not returned). Opening checks only what lies past the last commit; every record before it is
+//! checked when it is read (iteration, `get`, `verify`), so damage there is reported then, with
+//! the same segment, offset and seq.
 
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
@@ -12,7 +14,9 @@ use std::sync::OnceLock;
 use crate::error::{Error, Location, Result};
 use crate::format::{SEGMENT_HEADER_LEN, SegmentHeader};
 use crate::mmap::SegmentMap;
-use crate::segment::{Cursor, LOCK_FILE, Step, fault_text, list_segments, open_segment, scan_last_segment, step};
+use crate::segment::{
+    Cursor, LOCK_FILE, Step, fault_text, list_segments, open_segment, resume_at_watermark, scan_last_segment_from, step,
+};
 
 /// One record, borrowed from the journal's memory map. `payload` starts 16-byte aligned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,8 +111,12 @@ impl JournalReader {
             } else if live_writer {
                 map.watermark().clamp(SEGMENT_HEADER_LEN, map.len())
             } else {
-                // No writer: the journal ends where recovery would end it.
-                let last = scan_last_segment(&path, &map, map.len(), &header, false)?;
+                // No writer: the journal ends where recovery would end it. The frames up to the
+                // commit watermark were sealed; iteration checks each of them as it reads it, so
+                // the scan starts there (from the segment start if the watermark is not usable).
+                let (off, cur) = resume_at_watermark(&map, &header)
+                    .unwrap_or((SEGMENT_HEADER_LEN, Cursor::at_segment_start(&header)));
+                let last = scan_last_segment_from(&path, &map, map.len(), off, cur, false)?;
                 torn_tail = last.torn.map(|(at, torn_end)| (at, (torn_end - last.end) as u64));
                 last.end
             };
@@ -175,7 +183,10 @@ impl JournalReader {
                     return Ok(Some((it.cur.next_seq - 1, it.cur.chain)));
                 }
                 Step::Seal => {}
-                Step::End { .. } => return Ok(None),
+                Step::End { off } => {
+                    self.check_end(it.seg, off, it.cur.next_seq)?;
+                    return Ok(None);
+                }
                 Step::Fault { off, fault } => {
                     return Err(Error::corrupt(&seg.path, off, Some(it.cur.next_seq), fault_text(fault)));
                 }
@@ -190,6 +201,22 @@ impl JournalReader {
             Some(Err(e)) => Err(e),
             _ => Ok(None),
         }
+    }
+
+    /// A walk of segment `si` found no frame at `off`. In the last segment that must be where
+    /// its committed frames end (`limit`); earlier, committed frames are missing (the segments
+    /// before it end wherever their last seal is, and the next header is checked against it).
+    fn check_end(&self, si: usize, off: usize, seq: u64) -> Result<()> {
+        let seg = &self.segs[si];
+        if si + 1 == self.segs.len() && off < seg.limit {
+            return Err(Error::corrupt(
+                &seg.path,
+                off,
+                Some(seq),
+                format!("no frame here, but committed frames run to offset {}", seg.limit),
+            ));
+        }
+        Ok(())
     }
 
     fn sparse_index(&self, si: usize) -> Result<&Vec<(u64, usize, u32, i64)>> {
@@ -210,7 +237,10 @@ impl JournalReader {
                     }
                 }
                 Step::Seal => {}
-                Step::End { .. } => break,
+                Step::End { off } => {
+                    self.check_end(si, off, cur.next_seq)?;
+                    break;
+                }
                 Step::Fault { off, fault } => {
                     return Err(Error::corrupt(&seg.path, off, Some(cur.next_seq), fault_text(fault)));
                 }
@@ -262,7 +292,10 @@ impl JournalReader {
                         report.seals += 1;
                         on_seal(cur.batch_first_seq - 1, cur.chain);
                     }
-                    Step::End { off } => break off,
+                    Step::End { off } => {
+                        self.check_end(i, off, cur.next_seq)?;
+                        break off;
+                    }
                     Step::Fault { off, fault } => {
                         return Err(Error::corrupt(&seg.path, off, Some(cur.next_seq), fault_text(fault)));
                     }
@@ -333,8 +366,9 @@ impl<'a> Iter<'a> {
                     }));
                 }
                 Step::Seal => {}
-                Step::End { .. } => {
+                Step::End { off } => {
                     if self.seg + 1 >= self.reader.segs.len() {
+                        self.reader.check_end(self.seg, off, self.cur.next_seq)?;
                         return Ok(None);
                     }
                     self.seg += 1;

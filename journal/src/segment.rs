@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Location, Result};
 use crate::format::{
     FH_KIND, FH_PAYLOAD_LEN, FORMAT_VERSION, FRAME_ALIGN, FRAME_HEADER_LEN, Frame, FrameFault, HeaderFault, KIND_SEAL,
-    SEAL_BATCH_LEN, SEAL_CHAIN, SEAL_FIRST_SEQ, SEAL_PAYLOAD_LEN, SEGMENT_HEADER_LEN, SH_STABLE_LEN, SegmentHeader,
-    chain_next, check_frame, hash_at, u64_at,
+    SEAL_BATCH_LEN, SEAL_CHAIN, SEAL_FIRST_SEQ, SEAL_FRAME_LEN, SEAL_PAYLOAD_LEN, SEGMENT_HEADER_LEN, SH_STABLE_LEN,
+    SegmentHeader, chain_next, check_frame, hash_at, u64_at,
 };
 use crate::mmap::SegmentMap;
 
@@ -312,8 +312,18 @@ pub(crate) fn scan_last_segment(
     header: &SegmentHeader,
     verify_chain: bool,
 ) -> Result<LastSegment> {
-    let mut cur = Cursor::at_segment_start(header);
-    let mut off = SEGMENT_HEADER_LEN;
+    scan_last_segment_from(path, map, scan_len, SEGMENT_HEADER_LEN, Cursor::at_segment_start(header), verify_chain)
+}
+
+/// [`scan_last_segment`] from a point the walk `cur` reached at file offset `off`.
+pub(crate) fn scan_last_segment_from(
+    path: &Path,
+    map: &SegmentMap,
+    scan_len: usize,
+    mut off: usize,
+    mut cur: Cursor,
+    verify_chain: bool,
+) -> Result<LastSegment> {
     let frames = map.bytes(SEGMENT_HEADER_LEN, scan_len);
     let (stop, fault) = loop {
         match step(path, frames, &mut off, &mut cur, verify_chain)? {
@@ -345,6 +355,36 @@ pub(crate) fn scan_last_segment(
         }
     };
     Ok(LastSegment { end, cur, torn })
+}
+
+/// Where a reader may start its scan of a last segment without checksumming the committed
+/// frames again (iteration checks each one as it reads it): just past the seal that ends at the
+/// header's commit watermark, with the walk's state that seal records. `None` — scan from the
+/// start — unless a checksum-valid seal frame ends exactly there.
+pub(crate) fn resume_at_watermark(map: &SegmentMap, header: &SegmentHeader) -> Option<(usize, Cursor)> {
+    let watermark = map.watermark();
+    if watermark < SEGMENT_HEADER_LEN + SEAL_FRAME_LEN || watermark > map.len() {
+        return None;
+    }
+    let frames = map.bytes(SEGMENT_HEADER_LEN, watermark);
+    let rel = watermark - SEGMENT_HEADER_LEN - SEAL_FRAME_LEN;
+    if !rel.is_multiple_of(FRAME_ALIGN) {
+        return None;
+    }
+    let seal = check_frame(frames, rel).ok()?;
+    if seal.kind != KIND_SEAL || seal.len_on_disk() != SEAL_FRAME_LEN || seal.seq < header.first_seq {
+        return None;
+    }
+    let payload = &frames[rel + FRAME_HEADER_LEN..rel + FRAME_HEADER_LEN + SEAL_PAYLOAD_LEN];
+    let cur = Cursor {
+        next_seq: seal.seq + 1,
+        prev_sum: seal.sum,
+        last_ts: seal.timestamp_ns,
+        chain: hash_at(payload, SEAL_CHAIN),
+        batch_start: watermark,
+        batch_first_seq: seal.seq + 1,
+    };
+    Some((watermark, cur))
 }
 
 /// Human-readable reason for a frame fault.
