@@ -60,6 +60,7 @@ impl Tailer {
     /// The next committed record, or `None` if the writer has committed nothing more yet.
     pub fn poll(&mut self) -> Result<Option<Record<'_>>> {
         let (off, len, seq, kind, ts) = loop {
+            // A watermark past the end of the file (a damaged header word) reads as the end.
             let watermark = self.map.watermark().min(self.map.len());
             if self.off < watermark {
                 let frames = self.map.bytes(SEGMENT_HEADER_LEN, watermark);
@@ -83,8 +84,9 @@ impl Tailer {
                     }
                 }
             } else if self.map.is_closed() {
-                // The closed flag is stored after the segment's last watermark: re-read it.
-                if self.map.watermark() > self.off {
+                // The closed flag is stored after the segment's last watermark: re-read it
+                // (bounded by the file, like the first read, or a damaged word loops forever).
+                if self.map.watermark().min(self.map.len()) > self.off {
                     continue;
                 }
                 self.next_segment()?;

@@ -285,6 +285,44 @@ fn committed_frames_lost_to_zeros_are_an_error_not_an_end() {
 }
 
 #[test]
+fn a_tailer_bounds_a_damaged_watermark_by_the_file() {
+    // Found by fuzzing: a closed segment whose frames fill it to the last byte, and whose
+    // watermark word was damaged to point past the end of the file. The tailer re-read the
+    // word unbounded, saw it ahead of its position, and spun forever.
+    use starlog_journal::format::{FRAME_HEADER_LEN, SEAL_FRAME_LEN, SH_WATERMARK};
+    const SEGMENT: usize = 4096;
+    const RECORDS: usize = 5;
+    let frame = (SEGMENT - SEGMENT_HEADER_LEN - SEAL_FRAME_LEN) / RECORDS;
+    assert_eq!(RECORDS * frame + SEGMENT_HEADER_LEN + SEAL_FRAME_LEN, SEGMENT);
+    assert_eq!(frame % 16, 0, "frames fill the segment exactly");
+    let dir = tempfile::tempdir().unwrap();
+    let (mut w, _) = JournalWriter::open(dir.path(), opts(SEGMENT as u64, Durability::None)).unwrap();
+    for i in 0..=RECORDS as i64 {
+        w.append(1, i, &vec![7; frame - FRAME_HEADER_LEN]).unwrap();
+        if i + 1 == RECORDS as i64 {
+            w.commit().unwrap(); // the seal ends at the last byte of segment 0
+        }
+    }
+    drop(w); // the 6th record went to segment 1
+    let seg = dir.path().join("000000000000.seg");
+    let mut bytes = std::fs::read(&seg).unwrap();
+    bytes[SH_WATERMARK..SH_WATERMARK + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+    std::fs::write(&seg, &bytes).unwrap();
+    let path = dir.path().to_owned();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut t = Tailer::open(&path, 1).unwrap();
+        let mut seqs = Vec::new();
+        while let Some(r) = t.poll().unwrap() {
+            seqs.push(r.seq);
+        }
+        tx.send(seqs).unwrap();
+    });
+    let seqs = rx.recv_timeout(std::time::Duration::from_secs(20)).expect("the tailer returns");
+    assert_eq!(seqs, (1..=RECORDS as u64 + 1).collect::<Vec<_>>());
+}
+
+#[test]
 fn the_first_io_error_latches_until_reopen() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU32, Ordering};
