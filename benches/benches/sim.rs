@@ -364,7 +364,7 @@ fn recording(dir: &std::path::Path) -> (starlog_adapters::core_loop::CoreLoop, V
 
 /// A recorded-market session of `n` book snapshots (as `starlog record` writes them), then
 /// replayed: (replay events/s with the engine applying them, raw journal iterate records/s).
-fn replay_rate(n: u64) -> (f64, f64) {
+fn replay_rate(n: u64) -> (f64, f64, u64) {
     let dir = recorded_books(n);
     replay_and_iterate(dir.path())
 }
@@ -392,8 +392,8 @@ fn recorded_books(n: u64) -> tempfile::TempDir {
 }
 
 /// Replay the session in `dir`, then iterate its input journal alone: (replay events/s, raw
-/// iterate records/s).
-fn replay_and_iterate(dir: &std::path::Path) -> (f64, f64) {
+/// iterate records/s, mean payload bytes per record).
+fn replay_and_iterate(dir: &std::path::Path) -> (f64, f64, u64) {
     let started = Instant::now();
     let report = starlog_sim::replay::replay(dir, starlog_sim::replay::Alterations::default()).expect("replay");
     let replay_ns = started.elapsed().as_nanos() as u64;
@@ -406,7 +406,7 @@ fn replay_and_iterate(dir: &std::path::Path) -> (f64, f64) {
     }
     let iterate_ns = started.elapsed().as_nanos() as u64;
     black_box(bytes);
-    (rate(report.inputs, replay_ns), rate(report.inputs, iterate_ns))
+    (rate(report.inputs, replay_ns), rate(report.inputs, iterate_ns), (bytes as u64).div_ceil(report.inputs.max(1)))
 }
 
 /// A recorded market of `n` book snapshots, each followed by a trade at the touch, backtested
@@ -479,7 +479,7 @@ fn main() {
     if std::env::var("STARLOG_BENCH_PROFILE").is_ok_and(|w| w == "replay") {
         let dir = recorded_books(1_000_000);
         for _ in 0..5 {
-            let (replayed, iterated) = replay_and_iterate(dir.path());
+            let (replayed, iterated, _) = replay_and_iterate(dir.path());
             println!("replay {} events/s; iterate {} records/s", fmt_rate(replayed), fmt_rate(iterated));
         }
         return;
@@ -493,10 +493,11 @@ fn main() {
             one,
             two
         );
-        let (replayed, iterated) = replay_rate(1_000_000);
+        let (replayed, iterated, payload) = replay_rate(1_000_000);
         println!(
-            "  replay of 1 M recorded book snapshots (10x10): {} events/s with the engine applying them; raw journal iterate {} records/s",
+            "  replay of 1 M recorded book snapshots (10x10, {payload} B payloads): {} events/s with the engine applying them ({:.2} GB/s of payload); raw journal iterate {} records/s",
             fmt_rate(replayed),
+            replayed * payload as f64 / 1e9,
             fmt_rate(iterated)
         );
     });
