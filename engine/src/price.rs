@@ -137,21 +137,31 @@ impl Price {
     /// at most; see [`Price::notional_ceil`] for what you must pay or hold at least.
     /// An error if the result exceeds [`Amount::MAX`].
     pub fn notional_floor(self, amount: Amount) -> Result<Amount, AmountOverflow> {
-        let (numerator, d) = self.notional_parts(amount);
-        to_amount(numerator / d)
+        let (floor, _) = self.notional_div(amount);
+        to_amount(floor)
     }
 
     /// `amount * n / d` rounded up; see [`Price::notional_floor`].
     pub fn notional_ceil(self, amount: Amount) -> Result<Amount, AmountOverflow> {
-        let (numerator, d) = self.notional_parts(amount);
-        let floor = numerator / d;
-        to_amount(if numerator % d == 0 { floor } else { floor + 1 })
+        let (floor, exact) = self.notional_div(amount);
+        to_amount(if exact { floor } else { floor + 1 })
     }
 
-    /// `(amount * n, d)`: at most `2^63 * 2^31`, far inside `i128`.
-    fn notional_parts(self, amount: Amount) -> (i128, i128) {
+    /// `(floor(amount * n / d), whether the division is exact)`. The product is at most
+    /// `2^63 * 2^31`, far inside `i128`; while it fits in 64 bits (any amount below ~4.3e9 units
+    /// at any price) one 64-bit division gives quotient and remainder, instead of two 128-bit
+    /// library calls.
+    fn notional_div(self, amount: Amount) -> (i128, bool) {
         debug_assert!(self.n > 0 && self.d > 0 && amount.stroops() >= 0);
-        (i128::from(amount.stroops()) * i128::from(self.n), i128::from(self.d))
+        let (a, n, d) =
+            (amount.stroops().unsigned_abs(), u64::from(self.n.unsigned_abs()), u64::from(self.d.unsigned_abs()));
+        match a.checked_mul(n) {
+            Some(p) if d != 0 => (i128::from(p / d), p % d == 0),
+            _ => {
+                let (p, d) = (i128::from(amount.stroops()) * i128::from(self.n), i128::from(self.d));
+                (p / d, p % d == 0)
+            }
+        }
     }
 }
 
