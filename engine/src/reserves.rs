@@ -131,6 +131,9 @@ impl Balances {
         self.position(asset).and_then(|i| self.lines.get_mut(i))
     }
 
+    // Inlined: called several times per placement, and its prologue and epilogue (saved
+    // registers) cost as much as the lookup itself.
+    #[inline(always)]
     fn position(&self, asset: &Asset) -> Option<usize> {
         // Native sorts first: the line every order looks at (reserves) needs no search.
         if asset.is_native() {

@@ -531,11 +531,12 @@ impl Bucket {
         let full = config.full_token_ns();
         debug_assert!(now_ns >= self.updated_ns, "bucket refilled backwards in time");
         debug_assert!(self.level_token_ns <= full, "bucket level above capacity");
-        // The difference of two i64 fits in i128, and is non-negative here (0 otherwise).
-        let elapsed_ns = u128::try_from(i128::from(now_ns) - i128::from(self.updated_ns)).unwrap_or(0);
-        // elapsed < 2^64 and capacity < 2^32, so neither saturation can happen; it only
-        // documents that a huge gap simply fills the bucket.
-        let refill = elapsed_ns.saturating_mul(u128::from(config.capacity_tokens));
+        // The distance between two i64 fits in u64 (0 if time went backwards, which the
+        // caller rules out). elapsed < 2^64 and capacity < 2^32, so the refill is below 2^96:
+        // one 64×64-bit multiply. With a level at most full (< 2^96, checked wherever a level
+        // comes from) the sum cannot saturate; saturating keeps that true even if it did not.
+        let elapsed_ns = if now_ns >= self.updated_ns { now_ns.abs_diff(self.updated_ns) } else { 0 };
+        let refill = u128::from(elapsed_ns) * u128::from(config.capacity_tokens);
         self.level_token_ns.saturating_add(refill).min(full)
     }
 }
