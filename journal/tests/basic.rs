@@ -234,21 +234,35 @@ fn torn_tail_is_cut_and_reported() {
     assert!(JournalReader::open(dir.path()).unwrap().verify().unwrap().torn_tail.is_none());
 }
 
-#[test]
-fn damage_before_the_tail_is_an_error_not_a_truncation() {
+/// A journal of 10 records in committed batches of 2, whose 3rd record's frame (file bytes
+/// `start..end`) `damage` changes on disk; returns the dir, the segment file's path and bytes as
+/// damaged, and `start`.
+fn third_record_damaged(damage: impl FnOnce(&mut [u8])) -> (tempfile::TempDir, std::path::PathBuf, Vec<u8>, usize) {
     let dir = tempfile::tempdir().unwrap();
     write_records(dir.path(), 1 << 20, 10, 100, 2);
     let seg = dir.path().join("000000000000.seg");
     let mut bytes = std::fs::read(&seg).unwrap();
-    let frames = frame_offsets(&bytes);
-    // Damage the 3rd record's payload: later committed batches follow it.
-    let (start, _, _) = frames.iter().filter(|f| f.2 != 0xFF01).nth(2).copied().unwrap();
-    bytes[start + 40] ^= 0x01;
+    let (start, end, _) = frame_offsets(&bytes).iter().filter(|f| f.2 != 0xFF01).nth(2).copied().unwrap();
+    damage(&mut bytes[start..end]);
     std::fs::write(&seg, &bytes).unwrap();
-    let e = JournalWriter::open(dir.path(), JournalOptions::default()).unwrap_err();
+    (dir, seg, bytes, start)
+}
+
+/// The writer refuses to open `dir` with damage before the tail at `start` (seq 3), and cuts
+/// nothing: the segment still holds `bytes`.
+fn writer_refuses_damage_at(dir: &std::path::Path, seg: &std::path::Path, bytes: &[u8], start: usize) {
+    let e = JournalWriter::open(dir, JournalOptions::default()).unwrap_err();
     let at = e.location().expect("corruption has a location");
     assert_eq!((at.offset, at.seq), (start as u64, Some(3)), "{e}");
     assert!(e.to_string().contains("damage before the tail"), "{e}");
+    assert_eq!(std::fs::read(seg).unwrap(), bytes, "nothing was cut");
+}
+
+#[test]
+fn damage_before_the_tail_is_an_error_not_a_truncation() {
+    // Damage the 3rd record's payload: later committed batches follow it.
+    let (dir, seg, bytes, start) = third_record_damaged(|frame| frame[40] ^= 0x01);
+    writer_refuses_damage_at(dir.path(), &seg, &bytes, start);
     // A reader checks sealed records as it reads them: iteration, lookup and verify each stop
     // at the damaged record, naming it.
     let r = JournalReader::open(dir.path()).unwrap();
@@ -258,30 +272,19 @@ fn damage_before_the_tail_is_an_error_not_a_truncation() {
     assert_eq!(e.location().unwrap().offset, start as u64, "{e}");
     let e = r.verify().unwrap_err();
     assert_eq!(e.location().unwrap().offset, start as u64, "{e}");
-    // Nothing was cut: the file is as it was.
-    assert_eq!(std::fs::read(&seg).unwrap(), bytes);
-    let _ = SEGMENT_HEADER_LEN;
 }
 
 #[test]
 fn committed_frames_lost_to_zeros_are_an_error_not_an_end() {
     // Pages that never reached the disk read back as zeros. Zero the 3rd record's frame whole:
     // committed batches follow, so no reader may end the journal there.
-    let dir = tempfile::tempdir().unwrap();
-    write_records(dir.path(), 1 << 20, 10, 100, 2);
-    let seg = dir.path().join("000000000000.seg");
-    let mut bytes = std::fs::read(&seg).unwrap();
-    let (start, end, _) = frame_offsets(&bytes).iter().filter(|f| f.2 != 0xFF01).nth(2).copied().unwrap();
-    bytes[start..end].fill(0);
-    std::fs::write(&seg, &bytes).unwrap();
+    let (dir, seg, bytes, start) = third_record_damaged(|frame| frame.fill(0));
     let r = JournalReader::open(dir.path()).unwrap();
     let e = r.iter().find_map(|x| x.err()).expect("iteration reports the missing frame");
     assert_eq!((e.location().unwrap().offset, e.location().unwrap().seq), (start as u64, Some(3)), "{e}");
     assert_eq!(r.iter().filter_map(|x| x.ok()).count(), 2, "the records before it are read");
     assert_eq!(r.verify().unwrap_err().location().unwrap().offset, start as u64);
-    let e = JournalWriter::open(dir.path(), JournalOptions::default()).unwrap_err();
-    assert!(e.to_string().contains("damage before the tail"), "{e}");
-    assert_eq!(std::fs::read(&seg).unwrap(), bytes, "nothing was cut");
+    writer_refuses_damage_at(dir.path(), &seg, &bytes, start);
 }
 
 #[test]
