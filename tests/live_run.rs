@@ -373,10 +373,12 @@ fn a_kill_9_mid_session_then_a_restart_loses_and_doubles_nothing() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_secs(5));
+    wait_for_offers(&sim, &account);
+    std::thread::sleep(std::time::Duration::from_secs(2));
     first.kill().unwrap(); // SIGKILL
     first.wait().unwrap();
     let resting = sim.offers_of(&account);
+    assert!(resting > 0, "offers of ours rest at the crash");
     let s = summary(&starlog(&["run", "--config", config.to_str().unwrap(), "--seconds", "6"]).output().unwrap());
     assert_eq!(s["intrusions"], 0, "our own offers from before the crash are not intruders: {s}");
     assert_eq!(s["locked_down"], false, "{s}");
@@ -386,6 +388,77 @@ fn a_kill_9_mid_session_then_a_restart_loses_and_doubles_nothing() {
     assert_replays_identically(&dir.path().join("session"));
     let verify = starlog(&["audit", "verify", dir.path().join("session").to_str().unwrap()]).output().unwrap();
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+}
+
+/// The crash window between the two journals: an input is committed, then the process dies
+/// before the outputs it causes are. Made on disk exactly: after a kill -9 with offers resting,
+/// an operator's cancel-all is appended to the input journal alone. A restart regenerates its
+/// cancel intents — and must send them: every intent gets its result, and no offer is left.
+#[test]
+fn intents_regenerated_on_restart_from_a_crash_between_the_journals_are_sent() {
+    use starlog_engine::events::{Command as EngineCommand, Input, OperatorCommand, to_bytes};
+    let sim = Sim::start();
+    let account = sim.trader();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&sim, &account, dir.path());
+    let mut first = starlog(&["run", "--config", config.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_offers(&sim, &account);
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    assert!(sim.offers_of(&account) > 0, "offers rest at the crash");
+    let inputs = dir.path().join("session").join("input");
+    let last_ts = {
+        let reader = starlog_journal::JournalReader::open(&inputs).unwrap();
+        reader.iter().map(|r| r.unwrap().timestamp_ns).max().unwrap()
+    };
+    let cancel_all = Input::Operator(OperatorCommand { operator: "ops".into(), command: EngineCommand::CancelAll });
+    let opts = starlog_journal::JournalOptions {
+        segment_size_bytes: 64 << 20,
+        durability: starlog_journal::Durability::Batch,
+        sync_hook: None,
+    };
+    let (mut writer, _) = starlog_journal::JournalWriter::open(&inputs, opts).unwrap();
+    let seq = writer.append(cancel_all.kind(), last_ts + 1, &to_bytes(&cancel_all).unwrap()).unwrap();
+    writer.commit().unwrap();
+    drop(writer);
+    let s = summary(&starlog(&["run", "--config", config.to_str().unwrap(), "--seconds", "6"]).output().unwrap());
+    assert_eq!(s["open_orders"], 0, "{s}");
+    assert_eq!(sim.offers_of(&account), 0, "the cancel-all's cancels reached the venue");
+    let settlements = settlements(&dir.path().join("session"));
+    let output = starlog_journal::JournalReader::open(dir.path().join("session").join("output")).unwrap();
+    let regenerated: Vec<u64> = output
+        .iter()
+        .filter_map(|r| {
+            let r = r.unwrap();
+            match starlog_engine::outputs::access(r.payload).unwrap() {
+                a if a.input_seq.to_native() == seq => match &a.output {
+                    starlog_engine::outputs::ArchivedOutput::Intent(i) => Some(i.id.to_native()),
+                    _ => None,
+                },
+                _ => None,
+            }
+        })
+        .collect();
+    assert!(!regenerated.is_empty(), "the cancel-all made intents on restart");
+    for intent in regenerated {
+        assert_eq!(settlements.get(&intent).map(|s| s.1), Some(1), "intent {intent} of the cancel-all settled");
+    }
+    assert_each_intent_settled_once(&dir.path().join("session"));
+    assert_replays_identically(&dir.path().join("session"));
+}
+
+/// Wait until offers of ours rest on the venue (the market maker cancels and replaces, so
+/// look a few times).
+fn wait_for_offers(sim: &Sim, account: &AccountId) {
+    let started = std::time::Instant::now();
+    while sim.offers_of(account) == 0 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "never quoted");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 #[test]
@@ -399,12 +472,7 @@ fn sigint_stops_quoting_and_cancels_our_offers() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Quoting: offers of ours rest (the market maker cancels and replaces, so look a few times).
-    let started = std::time::Instant::now();
-    while sim.offers_of(&account) == 0 {
-        assert!(started.elapsed() < std::time::Duration::from_secs(20), "never quoted");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    wait_for_offers(&sim, &account);
     std::thread::sleep(std::time::Duration::from_secs(2));
     let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());

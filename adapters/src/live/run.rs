@@ -260,10 +260,12 @@ pub fn run(config: &RunConfig, options: RunOptions) -> Result<RunSummary, RunErr
     }
     let mut engine = Engine::new(config.engine).map_err(|e| RunError::Config(e.to_string()))?;
     engine.set_strategy(config.strategy.build());
-    let journaled = scan(&config.journal_dir)?;
     std::fs::create_dir_all(&config.journal_dir)
         .map_err(|e| RunError::Config(format!("journal_dir {}: {e}", config.journal_dir.display())))?;
     let mut core = CoreLoop::open(&config.journal_dir, engine, config.durability, SEGMENT_BYTES)?;
+    // Only now: opening regenerates the outputs of inputs committed before a crash whose
+    // outputs were not (intents among them), and those are unsettled too.
+    let journaled = scan(&config.journal_dir)?;
     core.enable_metrics();
     // The admin API's operators (their TOTP keys are read now: a missing one stops the start).
     let admin_api = match &config.admin {
