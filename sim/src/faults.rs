@@ -11,6 +11,7 @@
 //! | `retry_after_s=N` | the `Retry-After` of injected 429s (default 1) |
 //! | `server_error_pct=P` | P % of requests get 500 `server_error` (nothing is applied) |
 //! | `timeout_pct=P` | P % of `POST /transactions` are **applied** and then answered 504 `timeout` |
+//! | `bad_seq_pct=P` | P % of `POST /transactions` find the source account's sequence number already moved on by one — as a competing submitter would leave it — and fail with `tx_bad_seq` (a client must resync to go on) |
 //! | `stream_drop_ms=N` | SSE streams are cut N ms after they open (no goodbye event) |
 //! | `stale_book_pct=P` | P % of order-book answers show the book as of the previous ledger close |
 //! | `seed=N` | the seed of the fault draws (default 0) |
@@ -29,6 +30,7 @@ pub struct FaultConfig {
     pub retry_after_s: u32,
     pub server_error_pct: u8,
     pub timeout_pct: u8,
+    pub bad_seq_pct: u8,
     pub stream_drop_ms: u64,
     pub stale_book_pct: u8,
 }
@@ -71,12 +73,13 @@ impl FaultConfig {
             "retry_after_s" => self.retry_after_s = number(3600)? as u32,
             "server_error_pct" => self.server_error_pct = pct()?,
             "timeout_pct" => self.timeout_pct = pct()?,
+            "bad_seq_pct" => self.bad_seq_pct = pct()?,
             "stream_drop_ms" => self.stream_drop_ms = number(86_400_000)?,
             "stale_book_pct" => self.stale_book_pct = pct()?,
             _ => {
                 return Err(FaultParseError(format!(
                     "unknown fault {name:?} (known: seed, latency_ms, jitter_ms, rate_limit_pct, retry_after_s, \
-                     server_error_pct, timeout_pct, stream_drop_ms, stale_book_pct)"
+                     server_error_pct, timeout_pct, bad_seq_pct, stream_drop_ms, stale_book_pct)"
                 )));
             }
         }
@@ -94,6 +97,8 @@ pub struct RequestFaults {
     pub timeout: bool,
     /// For the order book: answer from the previous close.
     pub stale_book: bool,
+    /// For `POST /transactions`: move the source account's sequence number on by one first.
+    pub bad_seq: bool,
 }
 
 /// The fault source: the config and its random stream.
@@ -121,7 +126,15 @@ impl Faults {
         let server_error = self.rng.percent(self.config.server_error_pct);
         let timeout = self.rng.percent(self.config.timeout_pct);
         let stale_book = self.rng.percent(self.config.stale_book_pct);
-        RequestFaults { delay_ms: self.config.latency_ms + jitter, rate_limited, server_error, timeout, stale_book }
+        let bad_seq = self.rng.percent(self.config.bad_seq_pct);
+        RequestFaults {
+            delay_ms: self.config.latency_ms + jitter,
+            rate_limited,
+            server_error,
+            timeout,
+            stale_book,
+            bad_seq,
+        }
     }
 }
 

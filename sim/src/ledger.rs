@@ -886,6 +886,20 @@ impl Ledger {
         Ok(())
     }
 
+    /// Moves the source account's sequence number of `envelope` on by one, as a transaction
+    /// from a competing submitter would have (a simulator control for the `bad_seq_pct`
+    /// fault: no transaction, no fee). Does nothing to bytes that are not a v1 envelope from an
+    /// existing account, or to a transaction already applied (its resubmission is answered
+    /// from the history).
+    pub fn skew_sequence(&mut self, envelope: &[u8]) {
+        let Ok(xdr::TransactionEnvelope::Tx(v1)) = stx::decode_envelope(envelope) else { return };
+        let source = muxed_from_xdr(&v1.tx.source_account);
+        let Some(account) = self.state.accounts.get(&source) else { return };
+        if v1.tx.seq_num.0 == account.seq_num + 1 {
+            self.state.account_mut(&source).seq_num += 1;
+        }
+    }
+
     /// Authorizes or deauthorizes a trustline (a simulator control standing in for
     /// SetTrustLineFlags; offers of a deauthorized line stay on the book).
     pub fn set_authorized(&mut self, trustor: &AccountId, asset: &Asset, authorized: bool) -> Result<(), ControlError> {
@@ -1079,7 +1093,13 @@ impl Ledger {
             };
             if success {
                 let taker = op.source_account.as_ref().map_or(source, muxed_from_xdr);
+                // Horizon's trade processor: a claim that moved nothing (core garbage-collects
+                // an offer whose seller can no longer pay) is no trade; the others keep their
+                // index among the claims as their order.
                 for (trade_index, fill) in outcome.fills.iter().enumerate() {
+                    if fill.amount_sold == 0 && fill.amount_bought == 0 {
+                        continue;
+                    }
                     trades.push(TradeRecord {
                         ledger: self.ledger_seq,
                         tx_order: self.open_tx_count + 1,

@@ -766,7 +766,16 @@ async fn submit(ctx: &Ctx<'_>, headers: &HeaderMap, body: Body) -> Result<Respon
     let fields = Params::parse(std::str::from_utf8(&bytes).ok());
     let tx = fields.get("tx").ok_or_else(|| Problem::bad_request("tx", "tx is required"))?.to_owned();
     let envelope = BASE64.decode(tx.trim()).map_err(|_| Problem::malformed(&tx))?;
-    let submission = ctx.shared.with_venue(|venue| venue.submit(&envelope)).map_err(|_| Problem::malformed(&tx))?;
+    let submission = ctx
+        .shared
+        .with_venue(|venue| {
+            if ctx.faults.bad_seq {
+                venue.ledger_mut().skew_sequence(&envelope);
+                venue.touch();
+            }
+            venue.submit(&envelope)
+        })
+        .map_err(|_| Problem::malformed(&tx))?;
     if ctx.faults.timeout && submission.applied() {
         return Err(Problem::submission_timeout(&submission.hash, &tx));
     }

@@ -212,6 +212,21 @@ fn offers_between_two_accounts_cross_and_move_balances() {
     assert_eq!(trade.paging_token(), format!("{}-0", (2i64 << 32) | (i64::from(order) << 12) | 1));
     ledger.close_ledger(NOW + 5);
     assert_eq!(ledger.history().trades.last().unwrap().close_time, NOW + 5);
+    // One stroop of XLM is worth half a stroop of USD: the crossing moves nothing. The claim is
+    // in the result (as stellar-core has it); Horizon records no trade for it.
+    let trades_before = ledger.history().trades.len();
+    let t = offer_tx(&ledger, &b, offer(Asset::Native, usd, 1, "0.5"));
+    let s = submit_tx(&mut ledger, t, &[&b]);
+    assert!(s.succeeded(), "{:?}", s.result);
+    let claims = match &op_results(&s)[0] {
+        xdr::OperationResult::OpInner(xdr::OperationResultTr::ManageSellOffer(
+            xdr::ManageSellOfferResult::Success(r),
+        )) => r.offers_claimed.to_vec(),
+        other => panic!("{other:?}"),
+    };
+    let [xdr::ClaimAtom::OrderBook(claim)] = &claims[..] else { panic!("{claims:?}") };
+    assert_eq!((claim.offer_id, claim.amount_sold, claim.amount_bought), (resting, 0, 0));
+    assert_eq!(ledger.history().trades.len(), trades_before, "no trade for a claim that moved nothing");
 }
 
 #[test]
