@@ -129,6 +129,31 @@ impl Sim {
         self.post("/transactions", &[("tx", &base64::engine::general_purpose::STANDARD.encode(signed.to_xdr()))])
     }
 
+    /// The ids of every trade of the pair (native/USD) on the venue, oldest first.
+    fn pair_trades(&self) -> Vec<u128> {
+        let usd = self.usd.to_string();
+        let (code, issuer) = usd.split_once(':').unwrap();
+        let mut path = format!(
+            "/trades?base_asset_type=native&counter_asset_type=credit_alphanum4&counter_asset_code={code}\
+             &counter_asset_issuer={issuer}&order=asc&limit=200"
+        );
+        let mut ids = Vec::new();
+        loop {
+            let page = self.get(&path);
+            let records = page["_embedded"]["records"].as_array().unwrap().clone();
+            for r in &records {
+                let token = r["paging_token"].as_str().unwrap();
+                let (toid, index) = token.split_once('-').unwrap();
+                ids.push((toid.parse::<u128>().unwrap() << 32) | index.parse::<u128>().unwrap());
+            }
+            if records.len() < 200 {
+                return ids;
+            }
+            let next = page["_links"]["next"]["href"].as_str().unwrap();
+            path = next[self.url.len()..].to_owned();
+        }
+    }
+
     fn offers_of(&self, account: &AccountId) -> usize {
         self.get(&format!("/accounts/{account}/offers?limit=200"))["_embedded"]["records"].as_array().unwrap().len()
     }
@@ -335,16 +360,22 @@ fn assert_replays_identically(session: &Path) {
     assert!(report["input_seq"].as_u64().unwrap() > 1, "{report}");
 }
 
+/// Every fault at once: a storm of 429s, 504s on transactions that did apply, 500s, streams
+/// cut every 1.5 s, and submissions meeting a sequence number moved on by a competing
+/// submitter (`tx_bad_seq`). The run must see each fault, resync its sequence and go on
+/// trading, settle every intent exactly once, journal every trade of the pair once and in
+/// order with none missing, and leave nothing on the book.
 #[test]
 fn faults_on_the_venue_neither_lose_nor_double_orders() {
-    // 504s that applied, 429s, 500s and dropped streams, all at once.
     let sim = Sim::start_with(&[
         "--fault",
         "timeout_pct=20",
         "--fault",
-        "rate_limit_pct=5",
+        "rate_limit_pct=30",
         "--fault",
         "server_error_pct=5",
+        "--fault",
+        "bad_seq_pct=10",
         "--fault",
         "stream_drop_ms=1500",
         "--fault",
@@ -353,13 +384,68 @@ fn faults_on_the_venue_neither_lose_nor_double_orders() {
     let account = sim.trader();
     let dir = tempfile::tempdir().unwrap();
     let config = config(&sim, &account, dir.path());
-    let s = summary(&starlog(&["run", "--config", config.to_str().unwrap(), "--seconds", "10"]).output().unwrap());
-    assert!(s["succeeded"].as_u64().unwrap() >= 2, "{s}");
+    let s = summary(&starlog(&["run", "--config", config.to_str().unwrap(), "--seconds", "12"]).output().unwrap());
+    assert!(s["rate_limited"].as_u64().unwrap() >= 5, "a storm of 429s met: {s}");
     assert_eq!(s["open_orders"], 0, "{s}");
     assert_eq!(sim.offers_of(&account), 0);
-    assert_each_intent_settled_once(&dir.path().join("session"));
-    let verify = starlog(&["audit", "verify", dir.path().join("session").to_str().unwrap()]).output().unwrap();
+    let session = dir.path().join("session");
+    assert_each_intent_settled_once(&session);
+    // tx_bad_seq met, and transactions succeeded after it: the sequence was resynced.
+    let results = tx_results(&session);
+    let first_bad_seq = results
+        .iter()
+        .position(|code| *code == Some(TX_BAD_SEQ))
+        .unwrap_or_else(|| panic!("no tx_bad_seq: {results:?}"));
+    assert!(results[first_bad_seq..].contains(&None), "a success after the first tx_bad_seq: {results:?}");
+    // The pair's trades, as the venue has them between the first and the last one journaled:
+    // each journaled once, in order.
+    let journaled = journaled_trades(&session);
+    assert!(journaled.len() >= 2, "the market traded during the run");
+    assert!(journaled.windows(2).all(|w| w[0] < w[1]), "journaled trades are in order, none twice");
+    let (first, last) = (journaled[0], *journaled.last().unwrap());
+    let venue: Vec<u128> = sim.pair_trades().into_iter().filter(|id| (first..=last).contains(id)).collect();
+    let missing: Vec<&u128> = venue.iter().filter(|id| !journaled.contains(id)).collect();
+    let extra: Vec<&u128> = journaled.iter().filter(|id| !venue.contains(id)).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "every trade of the pair from the first journaled to the last, none missing: missing {missing:?}, \
+         not on the venue {extra:?}, of {} journaled",
+        journaled.len()
+    );
+    let verify = starlog(&["audit", "verify", session.to_str().unwrap()]).output().unwrap();
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+}
+
+/// Stellar's `txBAD_SEQ`.
+const TX_BAD_SEQ: i32 = -5;
+
+/// Each transaction result of the session, in journal order: `None` for a success, the
+/// transaction-level code of a failure.
+fn tx_results(session: &Path) -> Vec<Option<i32>> {
+    use starlog_engine::events::{self, ArchivedInput};
+    let reader = starlog_journal::JournalReader::open(session.join("input")).unwrap();
+    let mut results = Vec::new();
+    for record in reader.iter() {
+        match events::access(record.unwrap().payload).unwrap() {
+            ArchivedInput::TxSucceeded(_) => results.push(None),
+            ArchivedInput::TxFailed(t) => results.push(Some(t.tx_code.to_native())),
+            _ => {}
+        }
+    }
+    results
+}
+
+/// The ids (paging tokens as `TOID << 32 | INDEX`) of the trades journaled from the stream.
+fn journaled_trades(session: &Path) -> Vec<u128> {
+    use starlog_engine::events::{self, ArchivedInput};
+    let reader = starlog_journal::JournalReader::open(session.join("input")).unwrap();
+    let mut ids = Vec::new();
+    for record in reader.iter() {
+        if let ArchivedInput::Trade(t) = events::access(record.unwrap().payload).unwrap() {
+            ids.push(t.id.to_native());
+        }
+    }
+    ids
 }
 
 #[test]
@@ -378,7 +464,13 @@ fn a_kill_9_mid_session_then_a_restart_loses_and_doubles_nothing() {
     first.kill().unwrap(); // SIGKILL
     first.wait().unwrap();
     let resting = sim.offers_of(&account);
-    assert!(resting > 0, "offers of ours rest at the crash");
+    // Orders of ours were open (resting, or in flight) when it died, as its journal has it.
+    let session = dir.path().join("session");
+    let last = starlog_journal::JournalReader::open(session.join("input")).unwrap().iter().last().unwrap().unwrap().seq;
+    let state = starlog(&["audit", "state", session.to_str().unwrap(), "--at", &last.to_string()]).output().unwrap();
+    assert!(state.status.success(), "{}", String::from_utf8_lossy(&state.stderr));
+    let state: serde_json::Value = serde_json::from_slice(&state.stdout).unwrap();
+    assert!(!state["open_orders"].as_array().unwrap().is_empty(), "orders open at the crash: {state}");
     let s = summary(&starlog(&["run", "--config", config.to_str().unwrap(), "--seconds", "6"]).output().unwrap());
     assert_eq!(s["intrusions"], 0, "our own offers from before the crash are not intruders: {s}");
     assert_eq!(s["locked_down"], false, "{s}");
@@ -488,13 +580,16 @@ fn a_second_client_trading_from_our_account_locks_down() {
     let account = sim.trader();
     let dir = tempfile::tempdir().unwrap();
     let config = config(&sim, &account, dir.path());
+    let (hook_url, hooks) = webhook::receiver(vec![200]);
+    let text = std::fs::read_to_string(&config).unwrap() + &format!("\n[alerts]\nwebhook = \"{hook_url}\"\n");
+    std::fs::write(&config, text).unwrap();
     let run = starlog(&["run", "--config", config.to_str().unwrap(), "--seconds", "12"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     // Let it quote, then trade from our account behind its back.
-    std::thread::sleep(std::time::Duration::from_secs(4));
+    wait_for_offers(&sim, &account);
     let rogue = OfferOp {
         kind: OfferKind::ManageSell,
         selling: sim.usd,
@@ -524,7 +619,21 @@ fn a_second_client_trading_from_our_account_locks_down() {
     assert_eq!(s["locked_down"], true, "{s}");
     let ours: Vec<serde_json::Value> =
         sim.get(&format!("/accounts/{account}/offers?limit=200"))["_embedded"]["records"].as_array().unwrap().clone();
-    assert!(ours.iter().all(|o| o["price_r"]["n"] == 1000), "only the intruder's offer is left: {ours:?}");
+    assert!(ours.is_empty(), "the lockdown cancelled our offers, and the intruder's too: {ours:?}");
+    let rogue_offer = match starlog_adapters::stellar::result::parse_base64(answer["result_xdr"].as_str().unwrap()) {
+        Ok(starlog_adapters::stellar::result::TxOutcome::Success { ops, .. }) => ops[0].offer_id,
+        other => panic!("the intruder's offer rested: {other:?}"),
+    };
+    assert_ne!(rogue_offer, 0, "the intruder's offer rested");
+    let outputs = starlog_journal::JournalReader::open(dir.path().join("session").join("output")).unwrap();
+    let cancelled_rogue =
+        outputs.iter().any(|r| match &starlog_engine::outputs::access(r.unwrap().payload).unwrap().output {
+            starlog_engine::outputs::ArchivedOutput::Intent(i) => {
+                i.ops.as_slice().iter().any(|op| op.offer_id == rogue_offer && op.amount_stroops == 0)
+            }
+            _ => false,
+        });
+    assert!(cancelled_rogue, "the journal holds our cancel of the intruder's offer {rogue_offer}");
 
     // The forensic view of it: the security input, the P0 incident and the lockdown response.
     let session = dir.path().join("session");
@@ -546,6 +655,13 @@ fn a_second_client_trading_from_our_account_locks_down() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).unwrap()
     };
+    // The P0 reached the webhook, naming that input.
+    let alert = std::iter::from_fn(|| hooks.recv_timeout(std::time::Duration::from_secs(10)).ok())
+        .map(|request| request.json())
+        .find(|alert| alert["priority"] == "P0")
+        .expect("the P0 alert reaches the webhook");
+    assert_eq!(alert["seq"].as_u64(), Some(seq), "{alert}");
+    assert!(s["alerts_delivered"].as_u64().unwrap() >= 1, "{s}");
     let (before, after) = (state(seq - 1), state(seq));
     let full = starlog(&["audit", "state", session, "--at", &seq.to_string(), "--no-snapshots"]).output().unwrap();
     assert!(full.status.success(), "{}", String::from_utf8_lossy(&full.stderr));

@@ -170,6 +170,45 @@ fn rejections_resync_the_sequence_and_op_failures_do_not() {
     assert!(actions.is_empty(), "txFAILED consumed its sequence number: no resync");
 }
 
+/// Intents 1 and 2 are in flight on sequence numbers 42 and 43 when 42 meets `tx_bad_seq`: 43
+/// may still be applied, or fail the same way, so the account's number is asked for only once
+/// 43 has settled — an answer read before that would reuse 43 — and a new intent waits for it.
+#[test]
+fn a_resync_waits_until_nothing_is_in_flight() {
+    let (mut p, first, _) = sent();
+    let (mut inputs, mut actions) = (Vec::new(), Vec::new());
+    p.on_intent(&intent(2), NOW, &mut signer(), &mut inputs, &mut actions).unwrap();
+    let (second, _) = submit_of(&actions);
+    let [Input::TxSubmitted(s)] = &inputs[..] else { panic!("{inputs:?}") };
+    assert_eq!(s.sequence, 43);
+    inputs.clear();
+    actions.clear();
+    let bad_seq = || Problem {
+        status: 400,
+        kind: "transaction_failed".into(),
+        tx_code: Some("tx_bad_seq".into()),
+        op_codes: vec![],
+        result_xdr: Some(result_base64(xdr::TransactionResultResult::TxBadSeq)),
+    };
+    p.on_submitted(first, Ok(Submitted::Failed(bad_seq())), &mut inputs, &mut actions);
+    assert!(actions.is_empty(), "intent 2 is in flight: no resync yet ({actions:?})");
+    p.on_intent(&intent(3), NOW, &mut signer(), &mut inputs, &mut actions).unwrap();
+    assert!(actions.is_empty(), "intent 3 waits, unsent: {actions:?}");
+    // An answer to an earlier request, arriving now, is stale: ignored.
+    p.sync_sequence(41, &mut signer(), &mut inputs, &mut actions).unwrap();
+    assert!(actions.is_empty(), "nothing is built on a number read while 43 was in flight: {actions:?}");
+    inputs.clear();
+    // 43 was applied after all: now the number is asked for, and intent 3 goes out on 44.
+    p.on_lookup(second, Ok(Some(applied(second))), NOW, &mut inputs, &mut actions);
+    assert_eq!(actions, vec![Action::ResyncSequence]);
+    inputs.clear();
+    actions.clear();
+    p.sync_sequence(43, &mut signer(), &mut inputs, &mut actions).unwrap();
+    let [Input::TxSubmitted(s)] = &inputs[..] else { panic!("{inputs:?}") };
+    assert_eq!((s.intent, s.sequence), (3, 44));
+    assert!(matches!(actions[..], [Action::Submit { .. }]), "{actions:?}");
+}
+
 #[test]
 fn restore_rebuilds_the_identical_envelope() {
     let (_, hash, _) = sent();

@@ -60,6 +60,9 @@ pub fn run(args: RunArgs) -> CmdResult {
             "anchors": summary.anchors,
             "alerts_raised": summary.alerts_raised,
             "alerts_delivered": summary.alerts_delivered,
+            "horizon_errors": summary.horizon_errors,
+            "rate_limited": summary.rate_limited,
+            "stream_reconnects": summary.stream_reconnects,
             "chain_head": starlog_journal::hex(&summary.input_head),
         })
     );

@@ -404,7 +404,8 @@ impl EventStream {
     }
 
     /// The next record (or object) event; blocks. Gives up only after `attempts_max`
-    /// consecutive failed connections, or on a problem answer (4xx) or a malformed stream.
+    /// consecutive failed connections (a transport error: calling again starts a new round of
+    /// attempts, resuming from the last id), or on a problem answer (4xx) or a malformed stream.
     pub fn next_event(&mut self) -> Result<sse::Event, HorizonError> {
         loop {
             if let Some(event) = self.pending.pop_front() {
@@ -447,10 +448,8 @@ impl EventStream {
         let client = &self.client;
         loop {
             if self.failures >= client.config.attempts_max.max(1) {
-                return Err(HorizonError::Transport(format!(
-                    "stream {}: {} failed connections",
-                    self.path, self.failures
-                )));
+                let failures = std::mem::take(&mut self.failures);
+                return Err(HorizonError::Transport(format!("stream {}: {failures} failed connections", self.path)));
             }
             if self.failures > 0 {
                 std::thread::sleep(client.backoff(self.failures));

@@ -10,7 +10,10 @@
 //!   *identical* envelope while the max time has not passed, and declares `TxExpired` only once
 //!   Horizon does not know the hash after the max time (plus a grace period for ingestion).
 //! - **Sequence numbers** are a local counter, synced from the account before the first intent
-//!   and again after a `tx_bad_seq`.
+//!   and again after a `tx_bad_seq` or an expiry (a sequence number that was not consumed). A
+//!   resync waits until no transaction is in flight: one that is may still consume its number
+//!   (or fail for the same reason), so the account's number read before it settles would be
+//!   reused.
 //! - **Finite time bounds** on every transaction: `max_time = now + validity_secs`.
 //! - **The signing policy**, when configured, is checked on every new transaction before it is
 //!   signed; a refusal journals a `PolicyViolation` security event and a `TxFailed`.
@@ -117,6 +120,8 @@ pub struct Pipeline {
     config: PipelineConfig,
     /// The next sequence number to use; `None` until synced.
     next_sequence: Option<i64>,
+    /// A `ResyncSequence` is out and its answer not yet in.
+    resync_asked: bool,
     fee_per_op_stroops: i64,
     pending: BTreeMap<[u8; 32], Pending>,
     /// Intents waiting for a sequence number.
@@ -131,6 +136,7 @@ impl Pipeline {
         Pipeline {
             config,
             next_sequence: None,
+            resync_asked: false,
             fee_per_op_stroops: fee,
             pending: BTreeMap::new(),
             waiting: Vec::new(),
@@ -167,7 +173,8 @@ impl Pipeline {
     }
 
     /// The account's current sequence number (from Horizon): the next transaction uses the one
-    /// after it. Builds intents that were waiting for it.
+    /// after it. Builds intents that were waiting for it. Ignored while a transaction is in
+    /// flight (read before it settled, the number may be stale): asked for again once none is.
     pub fn sync_sequence(
         &mut self,
         account_sequence: i64,
@@ -175,6 +182,10 @@ impl Pipeline {
         inputs: &mut Vec<Input>,
         actions: &mut Vec<Action>,
     ) -> Result<(), PipelineError> {
+        self.resync_asked = false;
+        if !self.pending.is_empty() {
+            return Ok(());
+        }
         self.next_sequence = Some(account_sequence + 1);
         for (intent, now) in std::mem::take(&mut self.waiting) {
             self.on_intent(&intent, now, signer, inputs, actions)?;
@@ -193,9 +204,7 @@ impl Pipeline {
     ) -> Result<(), PipelineError> {
         let Some(sequence) = self.next_sequence else {
             self.waiting.push((intent.clone(), now));
-            if self.waiting.len() == 1 {
-                actions.push(Action::ResyncSequence);
-            }
+            self.resync_when_quiet(actions);
             return Ok(());
         };
         let max_time = now + self.config.validity_secs;
@@ -336,7 +345,7 @@ impl Pipeline {
                 inputs.push(Input::TxExpired(TxExpired { intent: pending.intent, hash }));
                 // Its sequence number was never consumed: the counter is wrong now.
                 self.next_sequence = None;
-                actions.push(Action::ResyncSequence);
+                self.resync_when_quiet(actions);
             }
             // Not in a ledger yet and still valid: the identical envelope again.
             Ok(None) if now <= pending.max_time => actions.push(Action::Submit { hash, envelope: pending.envelope }),
@@ -348,13 +357,16 @@ impl Pipeline {
     fn settle(&mut self, hash: [u8; 32], t: &Transaction, inputs: &mut Vec<Input>, actions: &mut Vec<Action>) {
         let Some(pending) = self.pending.remove(&hash) else { return };
         match &t.outcome {
-            Some(TxOutcome::Success { fee_charged_stroops, ops }) => inputs.push(Input::TxSucceeded(TxSucceeded {
-                intent: pending.intent,
-                hash,
-                ledger: t.ledger,
-                fee_charged_stroops: *fee_charged_stroops,
-                ops: ops.clone(),
-            })),
+            Some(TxOutcome::Success { fee_charged_stroops, ops }) => {
+                inputs.push(Input::TxSucceeded(TxSucceeded {
+                    intent: pending.intent,
+                    hash,
+                    ledger: t.ledger,
+                    fee_charged_stroops: *fee_charged_stroops,
+                    ops: ops.clone(),
+                }));
+                self.resync_when_quiet(actions);
+            }
             Some(TxOutcome::Failed { tx_code, op_codes, .. }) => {
                 self.pending.insert(hash, pending.clone());
                 self.fail(hash, pending.intent, *tx_code, op_codes.clone(), inputs, actions);
@@ -379,8 +391,17 @@ impl Pipeline {
         inputs.push(Input::TxFailed(TxFailed { intent, hash, tx_code, op_codes }));
         // Anything but txFAILED was rejected before a ledger (`tx_bad_seq` among them): its
         // sequence number was not consumed and later ones built on it fail too. Resync.
-        if tx_code != TX_FAILED && self.next_sequence.is_some() {
+        if tx_code != TX_FAILED {
             self.next_sequence = None;
+        }
+        self.resync_when_quiet(actions);
+    }
+
+    /// Ask for the account's sequence number when the counter is unknown, nothing is in flight
+    /// and no answer is awaited.
+    fn resync_when_quiet(&mut self, actions: &mut Vec<Action>) {
+        if self.next_sequence.is_none() && self.pending.is_empty() && !self.resync_asked {
+            self.resync_asked = true;
             actions.push(Action::ResyncSequence);
         }
     }

@@ -53,6 +53,10 @@ use crate::horizon::client::{ClientConfig, ClientStats, HorizonClient, HorizonEr
 use crate::horizon::decode::{self, FeeStats, Transaction};
 use crate::keys::{self, KeyError, OpenOptions, Signer};
 
+/// The pause before a stream that failed a whole round of connection attempts tries again.
+const STREAM_RETRY_MS: u64 = 1_000;
+/// How often a sequence number that could not be loaded is asked for again.
+const SEQUENCE_RETRY_MS: u64 = 1_000;
 /// Journal segment size of a live session.
 pub const SEGMENT_BYTES: u64 = 64 << 20;
 /// The network's base reserve (0.5 XLM since protocol 10; Horizon's root does not report it).
@@ -101,6 +105,11 @@ pub struct RunSummary {
     /// Incident alerts raised (logged), and delivered to the webhook.
     pub alerts_raised: u64,
     pub alerts_delivered: u64,
+    /// What Horizon did to us: answers with a status of 400 or more (or no answer), 429s among
+    /// them, and stream reconnects.
+    pub horizon_errors: u64,
+    pub rate_limited: u64,
+    pub stream_reconnects: u64,
 }
 
 /// Why a run stopped with an error, by who is to blame.
@@ -335,7 +344,7 @@ pub fn run(config: &RunConfig, options: RunOptions) -> Result<RunSummary, RunErr
     let (msg_tx, msg_rx) = bounded::<Msg>(4096);
     let (action_tx, action_rx) = unbounded::<Action>();
     let threads_stop = Arc::new(AtomicBool::new(false));
-    spawn_submitter(client.clone(), config.account, action_rx, msg_tx.clone());
+    spawn_submitter(client.clone(), config.account, action_rx, msg_tx.clone(), Arc::clone(&threads_stop));
     spawn_poller(client.clone(), config, msg_tx.clone(), Arc::clone(&threads_stop));
     spawn_streams(&client, config, &msg_tx, &threads_stop, effects_cursor);
     let admin_server = match (admin_api, &config.admin) {
@@ -473,6 +482,10 @@ pub fn run(config: &RunConfig, options: RunOptions) -> Result<RunSummary, RunErr
     let alerts = alerter.shutdown(Duration::from_secs(2));
     summary.alerts_raised = alerts.raised;
     summary.alerts_delivered = alerts.delivered;
+    let horizon = client.stats();
+    summary.horizon_errors = horizon.errors.load(Ordering::Relaxed);
+    summary.rate_limited = horizon.rate_limited.load(Ordering::Relaxed);
+    summary.stream_reconnects = horizon.stream_reconnects.load(Ordering::Relaxed);
     Ok(summary)
 }
 
@@ -670,7 +683,34 @@ fn load_account(client: &HorizonClient, account: &AccountId) -> Result<events::A
     Ok(decode::account(&body.bytes, &offers.bytes, body.latest_ledger, BASE_RESERVE_STROOPS)?)
 }
 
-fn spawn_submitter(client: HorizonClient, account: AccountId, actions: Receiver<Action>, msgs: Sender<Msg>) {
+/// Our account's sequence number from Horizon, asked again every `SEQUENCE_RETRY_MS` until an
+/// answer comes (`None`: the run is stopping).
+fn load_sequence(client: &HorizonClient, account: &AccountId, stop: &AtomicBool) -> Option<i64> {
+    loop {
+        let answer = client.get(&format!("/accounts/{account}")).map_err(|e| e.to_string()).and_then(|body| {
+            serde_json::from_slice::<serde_json::Value>(&body.bytes)
+                .ok()
+                .and_then(|v| v["sequence"].as_str()?.parse::<i64>().ok())
+                .ok_or_else(|| "the account has no sequence number".to_owned())
+        });
+        match answer {
+            Ok(sequence) => return Some(sequence),
+            Err(error) => tracing::warn!(%error, "cannot load the sequence number; asking again"),
+        }
+        if stop.load(Ordering::Relaxed) {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(SEQUENCE_RETRY_MS));
+    }
+}
+
+fn spawn_submitter(
+    client: HorizonClient,
+    account: AccountId,
+    actions: Receiver<Action>,
+    msgs: Sender<Msg>,
+    stop: Arc<AtomicBool>,
+) {
     std::thread::spawn(move || {
         for action in actions {
             let msg = match action {
@@ -679,18 +719,11 @@ fn spawn_submitter(client: HorizonClient, account: AccountId, actions: Receiver<
                     std::thread::sleep(Duration::from_millis(LOOKUP_DELAY_MS));
                     Msg::Looked { hash, found: client.transaction(&hash) }
                 }
-                Action::ResyncSequence => match client.get(&format!("/accounts/{account}")) {
-                    Ok(body) => match serde_json::from_slice::<serde_json::Value>(&body.bytes)
-                        .ok()
-                        .and_then(|v| v["sequence"].as_str()?.parse::<i64>().ok())
-                    {
-                        Some(sequence) => Msg::Sequence(sequence),
-                        None => continue,
-                    },
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot load the sequence number");
-                        continue;
-                    }
+                // Nothing can be submitted until the sequence number is known: keep asking
+                // (the client has already retried and backed off) until it is, or the run stops.
+                Action::ResyncSequence => match load_sequence(&client, &account, &stop) {
+                    Some(sequence) => Msg::Sequence(sequence),
+                    None => return,
                 },
             };
             if msgs.send(msg).is_err() {
@@ -822,6 +855,12 @@ fn spawn_stream(
                     // One bad record is reported and skipped; the stream goes on.
                     Err(e) => tracing::warn!(stream = %path, error = %e, "bad record skipped"),
                 },
+                // Horizon unreachable for a while: keep trying, from the last id (a stream
+                // that stopped for good would leave the engine on old data).
+                Err(e @ HorizonError::Transport(_)) => {
+                    tracing::error!(stream = %path, error = %e, "stream down; reconnecting");
+                    std::thread::sleep(Duration::from_millis(STREAM_RETRY_MS));
+                }
                 Err(e) => {
                     tracing::error!(stream = %path, error = %e, "stream stopped");
                     return;
