@@ -129,6 +129,35 @@ impl Sim {
         self.post("/transactions", &[("tx", &base64::engine::general_purpose::STANDARD.encode(signed.to_xdr()))])
     }
 
+    /// An offer placed from our account by someone else (our key, not our process): sells 1
+    /// USD at 1000 XLM. Its transaction resource.
+    fn rogue_offer(&self, account: &AccountId) -> serde_json::Value {
+        let rogue = OfferOp {
+            kind: OfferKind::ManageSell,
+            selling: self.usd,
+            buying: Asset::Native,
+            amount: Amount::from_units(1).unwrap(),
+            price: Price::new(1000, 1).unwrap(),
+            offer: OfferRef::New,
+        };
+        // A live process may be submitting too: on tx_bad_seq, read the sequence again.
+        let mut answer = serde_json::Value::Null;
+        for _ in 0..20 {
+            let params = TxParams {
+                source: *account,
+                sequence: self.sequence(account) + 1,
+                fee_stroops: 100,
+                min_time: 0,
+                max_time: u64::MAX / 2,
+            };
+            answer = self.submit(tx::build(&params, &[rogue]).unwrap());
+            if answer["successful"] == true {
+                return answer;
+            }
+        }
+        panic!("the rogue offer did not go in: {answer}");
+    }
+
     /// The ids of every trade of the pair (native/USD) on the venue, oldest first.
     fn pair_trades(&self) -> Vec<u128> {
         let usd = self.usd.to_string();
@@ -277,6 +306,24 @@ fn the_market_maker_quotes_gets_filled_and_cancels_on_exit() {
     assert!(String::from_utf8_lossy(&verify.stderr).contains("does not hold for key"));
     assert_each_intent_settled_once(&session);
     assert_replays_identically(&session);
+    // Every fill of ours on the venue is in the journal, as the trade the stream delivered.
+    let journaled = journaled_trades(&session);
+    for record in trades["_embedded"]["records"].as_array().unwrap() {
+        let (toid, index) = record["paging_token"].as_str().unwrap().split_once('-').unwrap();
+        let id = (toid.parse::<u128>().unwrap() << 32) | index.parse::<u128>().unwrap();
+        assert!(journaled.contains(&id), "our trade {record} is journaled");
+    }
+    // The session resumes only under the configuration it started with.
+    let changed = std::fs::read_to_string(&config).unwrap().replace("spread_bps = 30", "spread_bps = 31");
+    std::fs::write(&config, changed).unwrap();
+    let inputs_before = starlog_journal::JournalReader::open(session.join("input")).unwrap().iter().count();
+    let refused = starlog(&["run", "--config", config.to_str().unwrap(), "--seconds", "5"]).output().unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains("holds a session started with another configuration"), "{stderr}");
+    let inputs_after = starlog_journal::JournalReader::open(session.join("input")).unwrap().iter().count();
+    assert_eq!(inputs_before, inputs_after, "nothing journaled");
 }
 
 /// Checkpoints anchored on the ledger from a second account: `audit verify --anchors` finds
@@ -590,30 +637,7 @@ fn a_second_client_trading_from_our_account_locks_down() {
         .unwrap();
     // Let it quote, then trade from our account behind its back.
     wait_for_offers(&sim, &account);
-    let rogue = OfferOp {
-        kind: OfferKind::ManageSell,
-        selling: sim.usd,
-        buying: Asset::Native,
-        amount: Amount::from_units(1).unwrap(),
-        price: Price::new(1000, 1).unwrap(),
-        offer: OfferRef::New,
-    };
-    // The live process submits too: on tx_bad_seq, read the sequence again.
-    let mut answer = serde_json::Value::Null;
-    for _ in 0..20 {
-        let params = TxParams {
-            source: account,
-            sequence: sim.sequence(&account) + 1,
-            fee_stroops: 100,
-            min_time: 0,
-            max_time: u64::MAX / 2,
-        };
-        answer = sim.submit(tx::build(&params, &[rogue]).unwrap());
-        if answer["successful"] == true {
-            break;
-        }
-    }
-    assert_eq!(answer["successful"], true, "{answer}");
+    let answer = sim.rogue_offer(&account);
     let s = summary(&run.wait_with_output().unwrap());
     assert!(s["intrusions"].as_u64().unwrap() >= 1, "{s}");
     assert_eq!(s["locked_down"], true, "{s}");
@@ -693,6 +717,37 @@ fn record_journals_books_and_trades_of_a_pair() {
     let bad = starlog(&["record", "--horizon", &sim.url, "--pair", "native", "--dir", "/tmp/x"]).output().unwrap();
     assert!(!bad.status.success());
     assert_eq!(String::from_utf8_lossy(&bad.stderr).lines().count(), 1);
+}
+
+/// A transaction from our account sent while `starlog run` was down is found when it starts
+/// again (the account's sequence number is past the highest the journal knows): P0, lockdown,
+/// the intruder's offer cancelled.
+#[test]
+fn a_transaction_from_our_account_while_we_were_down_locks_down_at_restart() {
+    let sim = Sim::start();
+    let account = sim.trader();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&sim, &account, dir.path());
+    let first = summary(&starlog(&["run", "--config", config.to_str().unwrap(), "--seconds", "4"]).output().unwrap());
+    assert_eq!(first["locked_down"], false, "{first}");
+    let answer = sim.rogue_offer(&account);
+    let s = summary(&starlog(&["run", "--config", config.to_str().unwrap(), "--seconds", "4"]).output().unwrap());
+    assert!(s["intrusions"].as_u64().unwrap() >= 1, "{s}");
+    assert_eq!(s["locked_down"], true, "{s}");
+    assert_eq!(sim.offers_of(&account), 0, "the intruder's offer was cancelled: {answer}");
+    let session = dir.path().join("session");
+    let shown = starlog(&["audit", "show", session.to_str().unwrap(), "--kind", "security", "--format", "json"])
+        .output()
+        .unwrap();
+    let entries: Vec<serde_json::Value> = serde_json::from_slice(&shown.stdout).unwrap();
+    let hash = answer["hash"].as_str().unwrap();
+    let unexpected = entries
+        .iter()
+        .find(|e| e["detail"].as_str().unwrap().contains("UnexpectedTransaction"))
+        .unwrap_or_else(|| panic!("the intruder's transaction {hash} is journaled as unexpected: {entries:?}"));
+    // Found by the start-up check: the restart's first input, before its account snapshot.
+    assert_eq!(unexpected["seq"].as_u64(), first["input_seq"].as_u64().map(|seq| seq + 1), "{unexpected}");
+    assert_replays_identically(&session);
 }
 
 #[test]

@@ -17,7 +17,9 @@
 //! its `TxSubmitted` was journaled, built now if not); then load the account (a snapshot is the
 //! engine's reconciliation: unknown offers and unexplained balances become incidents).
 //! Intrusion: a transaction from our account whose hash we never journaled is a security
-//! event (`UnexpectedTransaction`, P0: lockdown).
+//! event (`UnexpectedTransaction`, P0: lockdown) — seen by the transactions stream while we
+//! run, and at start-up for those sent while we were down (the account's sequence number
+//! past the highest the journal knows).
 //!
 //! Stop (the flag, or `--seconds`): journal an operator `CancelAll` (if configured), keep
 //! running until every transaction settles or `exit_wait_ms` passes, commit, sign a final chain
@@ -53,6 +55,9 @@ use crate::horizon::client::{ClientConfig, ClientStats, HorizonClient, HorizonEr
 use crate::horizon::decode::{self, FeeStats, Transaction};
 use crate::keys::{self, KeyError, OpenOptions, Signer};
 
+/// How many of our account's transactions a start-up looks through for ones sent while it
+/// was down.
+const TRANSACTIONS_SCANNED_MAX: usize = 10_000;
 /// The pause before a stream that failed a whole round of connection attempts tries again.
 const STREAM_RETRY_MS: u64 = 1_000;
 /// How often a sequence number that could not be loaded is asked for again.
@@ -192,16 +197,84 @@ pub fn asset_query(prefix: &str, asset: &Asset) -> String {
     }
 }
 
+/// The configuration hash of the session in `dir` (its first input, the session start), if a
+/// session was started there.
+fn journaled_config_hash(dir: &Path) -> Result<Option<[u8; 32]>, RunError> {
+    if !dir.join(INPUT_DIR).exists() {
+        return Ok(None);
+    }
+    let inputs = JournalReader::open(dir.join(INPUT_DIR)).map_err(CoreError::from)?;
+    let Some(first) = inputs.iter().next() else { return Ok(None) };
+    let first = first.map_err(CoreError::from)?;
+    match events::access(first.payload).map_err(|_| CoreError::Decode { journal: "input", seq: first.seq })? {
+        ArchivedInput::SessionStart(start) => Ok(Some(start.config_hash)),
+        _ => Err(RunError::Core(CoreError::Decode { journal: "input", seq: first.seq })),
+    }
+}
+
+/// The paging token of the newest record of a collection (`now` if it has none or cannot be read).
+fn newest_token(client: &HorizonClient, collection: &str) -> String {
+    client
+        .get(&format!("{collection}?order=desc&limit=1"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b.bytes).ok())
+        .and_then(|v| v["_embedded"]["records"][0]["paging_token"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "now".to_owned())
+}
+
+/// Pages through our account's transactions, newest first, for those it sourced with a
+/// sequence number above `known` (at most `TRANSACTIONS_SCANNED_MAX` of them are looked at).
+fn transactions_after(client: &HorizonClient, account: &AccountId, known: i64) -> Result<Vec<[u8; 32]>, HorizonError> {
+    let me = account.to_string();
+    let mut found = Vec::new();
+    let mut path = format!("/accounts/{me}/transactions?order=desc&limit=200");
+    let mut scanned = 0usize;
+    loop {
+        let page = client.get(&path)?;
+        let page: serde_json::Value = serde_json::from_slice(&page.bytes).map_err(|e| {
+            HorizonError::Decode(decode::DecodeError {
+                resource: "transactions page",
+                field: "(document)".into(),
+                reason: e.to_string(),
+            })
+        })?;
+        let records = page["_embedded"]["records"].as_array().cloned().unwrap_or_default();
+        for record in &records {
+            scanned += 1;
+            if record["source_account"].as_str() != Some(&me) {
+                continue;
+            }
+            let sequence = record["source_account_sequence"].as_str().and_then(|s| s.parse::<i64>().ok());
+            if sequence.is_some_and(|s| s <= known) {
+                return Ok(found);
+            }
+            let t = decode::transaction(serde_json::to_vec(record).unwrap_or_default().as_slice())?;
+            found.push(t.hash);
+        }
+        let token = records.last().and_then(|r| r["paging_token"].as_str());
+        match token {
+            Some(token) if records.len() == 200 && scanned < TRANSACTIONS_SCANNED_MAX => {
+                path = format!("/accounts/{me}/transactions?order=desc&limit=200&cursor={token}");
+            }
+            _ => return Ok(found),
+        }
+    }
+}
+
 /// What the journals say is unsettled, and every hash we submitted.
 pub(super) struct Journaled {
     pub(super) session_started: bool,
     ours: HashSet<[u8; 32]>,
+    /// The highest sequence number of our account the journal knows of: from its account
+    /// snapshots and our submissions. Past it, a transaction from our account is someone else's.
+    sequence_known: Option<i64>,
     /// Intents without a result, in order, with their `TxSubmitted` if one was journaled.
     unsettled: Vec<(Intent, Option<TxSubmitted>)>,
 }
 
 pub(super) fn scan(dir: &Path) -> Result<Journaled, RunError> {
-    let mut journaled = Journaled { session_started: false, ours: HashSet::new(), unsettled: Vec::new() };
+    let mut journaled =
+        Journaled { session_started: false, ours: HashSet::new(), sequence_known: None, unsettled: Vec::new() };
     if !dir.join(INPUT_DIR).exists() {
         return Ok(journaled);
     }
@@ -213,9 +286,13 @@ pub(super) fn scan(dir: &Path) -> Result<Journaled, RunError> {
         let decode_error = || CoreError::Decode { journal: "input", seq: record.seq };
         match events::access(record.payload).map_err(|_| decode_error())? {
             ArchivedInput::SessionStart(_) => journaled.session_started = true,
+            ArchivedInput::Account(a) => {
+                journaled.sequence_known = journaled.sequence_known.max(Some(a.sequence.to_native()));
+            }
             ArchivedInput::TxSubmitted(t) => {
                 let t: TxSubmitted = rkyv::deserialize::<_, rkyv::rancor::Error>(t).map_err(|_| decode_error())?;
                 journaled.ours.insert(t.hash);
+                journaled.sequence_known = journaled.sequence_known.max(Some(t.sequence));
                 submitted.insert(t.intent, t);
             }
             ArchivedInput::TxSucceeded(t) => {
@@ -269,6 +346,19 @@ pub fn run(config: &RunConfig, options: RunOptions) -> Result<RunSummary, RunErr
     }
     let mut engine = Engine::new(config.engine).map_err(|e| RunError::Config(e.to_string()))?;
     engine.set_strategy(config.strategy.build());
+    // A session resumes under the configuration it started with: replay and audit rebuild the
+    // engine from the one journaled at its start (limits change through operator commands).
+    if let Some(started) = journaled_config_hash(&config.journal_dir)?
+        && started != config.hash
+    {
+        return Err(RunError::Config(format!(
+            "journal_dir {} holds a session started with another configuration (hash {}…, this one {}…): resume \
+             it with that configuration, or start a new session in another journal_dir",
+            config.journal_dir.display(),
+            &starlog_journal::hex(&started)[..12],
+            &starlog_journal::hex(&config.hash)[..12],
+        )));
+    }
     std::fs::create_dir_all(&config.journal_dir)
         .map_err(|e| RunError::Config(format!("journal_dir {}: {e}", config.journal_dir.display())))?;
     let mut core = CoreLoop::open(&config.journal_dir, engine, config.durability, SEGMENT_BYTES)?;
@@ -329,15 +419,22 @@ pub fn run(config: &RunConfig, options: RunOptions) -> Result<RunSummary, RunErr
             None => fresh.push(intent),
         }
     }
+    // Where our transactions stream starts: the newest transaction before the snapshot below
+    // (those up to the snapshot are checked here; later ones by the stream).
+    let transactions_cursor = newest_token(&client, &format!("/accounts/{}/transactions", config.account));
     // The account as Horizon has it now: the engine reconciles it with the journal's state.
     let snapshot = load_account(&client, &config.account).map_err(RunError::Horizon)?;
     let startup_sequence = snapshot.sequence;
-    let effects_cursor = client
-        .get(&format!("/accounts/{}/effects?order=desc&limit=1", config.account))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b.bytes).ok())
-        .and_then(|v| v["_embedded"]["records"][0]["paging_token"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| "now".to_owned());
+    // While we were down: the account's sequence number moved past what the journal knows, so
+    // transactions from our account went in that we did not sign unless they are ours.
+    if let Some(known) = journaled.sequence_known.filter(|known| startup_sequence > *known) {
+        for hash in transactions_after(&client, &config.account, known).map_err(RunError::Horizon)? {
+            if !ours.contains(&hash) {
+                inputs.push(Input::Security(SecurityEvent::UnexpectedTransaction { hash }));
+            }
+        }
+    }
+    let effects_cursor = newest_token(&client, &format!("/accounts/{}/effects", config.account));
     inputs.push(Input::Account(snapshot));
     inputs.extend(load_books(&client, &config.pairs).into_iter().map(Input::Book));
 
@@ -346,7 +443,7 @@ pub fn run(config: &RunConfig, options: RunOptions) -> Result<RunSummary, RunErr
     let threads_stop = Arc::new(AtomicBool::new(false));
     spawn_submitter(client.clone(), config.account, action_rx, msg_tx.clone(), Arc::clone(&threads_stop));
     spawn_poller(client.clone(), config, msg_tx.clone(), Arc::clone(&threads_stop));
-    spawn_streams(&client, config, &msg_tx, &threads_stop, effects_cursor);
+    spawn_streams(&client, config, &msg_tx, &threads_stop, effects_cursor, transactions_cursor);
     let admin_server = match (admin_api, &config.admin) {
         (Some(api), Some(admin)) => {
             let tx = msg_tx.clone();
@@ -789,13 +886,16 @@ pub(super) fn spawn_market_streams(client: &HorizonClient, pairs: &[Pair], msgs:
 /// Our account's streams: transactions (intrusion: one we did not sign) and effects (a balance
 /// change we did not cause: the live process submits offer operations only, so any
 /// `account_credited`/`account_debited` effect is someone else's doing). The effects stream
-/// starts after the newest effect Horizon had just after the start-up snapshot.
+/// starts after the newest effect Horizon had just after the start-up snapshot; the
+/// transactions stream after the newest transaction just before it (the start-up check covers
+/// those up to the snapshot's sequence number, the stream the ones after).
 fn spawn_streams(
     client: &HorizonClient,
     config: &RunConfig,
     msgs: &Sender<Msg>,
     stop: &Arc<AtomicBool>,
     effects_cursor: String,
+    transactions_cursor: String,
 ) {
     spawn_market_streams(client, &config.pairs, msgs, stop);
     let account = config.account;
@@ -817,8 +917,8 @@ fn spawn_streams(
             delta_stroops: sign * effect.1,
         }))))
     });
-    let path = format!("/accounts/{account}/transactions?cursor=now");
-    spawn_stream(client, path, msgs, stop, String::new(), move |data| {
+    let path = format!("/accounts/{account}/transactions");
+    spawn_stream(client, path, msgs, stop, transactions_cursor, move |data| {
         let value: serde_json::Value = serde_json::from_str(data).map_err(|e| decode::DecodeError {
             resource: "transaction",
             field: "(document)".into(),
