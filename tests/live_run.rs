@@ -709,11 +709,28 @@ fn record_journals_books_and_trades_of_a_pair() {
     let first = summary(&starlog(&args).output().unwrap());
     assert!(first["books"].as_u64().unwrap() >= 2, "the book moves every ledger: {first}");
     assert!(first["trades"].as_u64().unwrap() >= 1, "the market trades: {first}");
-    // A second recording continues the same session.
+    // The market trades on while nothing records; a second recording continues the same
+    // session, and its trades resume after the last one journaled: none missing, none twice.
+    std::thread::sleep(std::time::Duration::from_secs(2));
     let second = summary(&starlog(&args).output().unwrap());
     assert!(second["input_seq"].as_u64().unwrap() > first["input_seq"].as_u64().unwrap());
     let verify = starlog(&["audit", "verify", session.to_str().unwrap()]).output().unwrap();
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+    let journaled = journaled_trades(&session);
+    assert!(journaled.windows(2).all(|w| w[0] < w[1]), "in order, none twice");
+    let (from, to) = (journaled[0], *journaled.last().unwrap());
+    let venue: Vec<u128> = sim.pair_trades().into_iter().filter(|id| (from..=to).contains(id)).collect();
+    assert_eq!(journaled, venue, "every trade of the pair across both recordings and the pause between");
+    // Other pairs into the same session would mislabel its inputs: refused, nothing journaled.
+    let reversed = format!("{}/native", sim.usd);
+    let mut other = args;
+    other[4] = &reversed;
+    let refused = starlog(&other).output().unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.trim().lines().count() == 1 && stderr.contains("other pairs"), "{stderr}");
+    let last = starlog_journal::JournalReader::open(session.join("input")).unwrap().iter().last().unwrap().unwrap().seq;
+    assert_eq!(last, second["input_seq"].as_u64().unwrap(), "nothing journaled by the refused recording");
     let bad = starlog(&["record", "--horizon", &sim.url, "--pair", "native", "--dir", "/tmp/x"]).output().unwrap();
     assert!(!bad.status.success());
     assert_eq!(String::from_utf8_lossy(&bad.stderr).lines().count(), 1);

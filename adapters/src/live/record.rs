@@ -3,7 +3,8 @@
 //! `output/`, applied by an engine with no strategy and no account), so replay, backtest and
 //! audit read it like any other session. Streams resume from their last paging token after a
 //! goodbye, a drop or a stall, as in `starlog run`; a recording into an existing directory
-//! continues the same session.
+//! continues the same session (same Horizon, same pairs), its trades resuming after the last
+//! one journaled.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use starlog_engine::throttle::ThrottleConfig;
 use starlog_journal::Durability;
 
 use super::config::RISK_DEFAULT;
-use super::run::{Msg, RunError, SEGMENT_BYTES, load_books, now_ns, scan, spawn_market_streams};
+use super::run::{Msg, RunError, SEGMENT_BYTES, journaled_config_hash, load_books, now_ns, scan, spawn_market_streams};
 use crate::core_loop::CoreLoop;
 use crate::horizon::client::{ClientConfig, HorizonClient};
 
@@ -64,6 +65,16 @@ pub fn record(
         return Err(RunError::Config("at least one --pair".into()));
     }
     let journaled = scan(&config.dir)?;
+    let text = config.text();
+    let config_hash: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+    // The session's pairs are its inputs' pair indices: a continuation records the same ones.
+    if journaled_config_hash(&config.dir)?.is_some_and(|started| started != config_hash) {
+        return Err(RunError::Config(format!(
+            "{} holds a recording of other pairs or another Horizon: continue it with the same --horizon and \
+             --pair values (in the same order), or record into another directory",
+            config.dir.display()
+        )));
+    }
     std::fs::create_dir_all(&config.dir).map_err(|e| RunError::Config(format!("{}: {e}", config.dir.display())))?;
     let engine = Engine::new(EngineConfig {
         risk: RISK_DEFAULT,
@@ -77,9 +88,8 @@ pub fn record(
     let mut summary = RecordSummary::default();
     let mut inputs = Vec::new();
     if !journaled.session_started {
-        let text = config.text();
         inputs.push(Input::SessionStart(SessionStart {
-            config_hash: Sha256::digest(text.as_bytes()).into(),
+            config_hash,
             config: text,
             security_level: 1,
             validation_level: ValidationLevel::Standard as u8,
@@ -91,7 +101,8 @@ pub fn record(
     inputs.extend(load_books(&client, &config.pairs).into_iter().map(Input::Book));
     let (msg_tx, msg_rx) = bounded::<Msg>(4096);
     let streams_stop = Arc::new(AtomicBool::new(false));
-    spawn_market_streams(&client, &config.pairs, &msg_tx, &streams_stop);
+    // A continuation's trades resume after the last one journaled: none lost while it was down.
+    spawn_market_streams(&client, &config.pairs, &journaled.last_trades, &msg_tx, &streams_stop);
     drop(msg_tx);
     let started = Instant::now();
     let mut intents = Vec::new();

@@ -199,7 +199,7 @@ pub fn asset_query(prefix: &str, asset: &Asset) -> String {
 
 /// The configuration hash of the session in `dir` (its first input, the session start), if a
 /// session was started there.
-fn journaled_config_hash(dir: &Path) -> Result<Option<[u8; 32]>, RunError> {
+pub(super) fn journaled_config_hash(dir: &Path) -> Result<Option<[u8; 32]>, RunError> {
     if !dir.join(INPUT_DIR).exists() {
         return Ok(None);
     }
@@ -268,13 +268,20 @@ pub(super) struct Journaled {
     /// The highest sequence number of our account the journal knows of: from its account
     /// snapshots and our submissions. Past it, a transaction from our account is someone else's.
     sequence_known: Option<i64>,
+    /// Per pair index, the paging token of the last trade journaled.
+    pub(super) last_trades: std::collections::BTreeMap<u16, String>,
     /// Intents without a result, in order, with their `TxSubmitted` if one was journaled.
     unsettled: Vec<(Intent, Option<TxSubmitted>)>,
 }
 
 pub(super) fn scan(dir: &Path) -> Result<Journaled, RunError> {
-    let mut journaled =
-        Journaled { session_started: false, ours: HashSet::new(), sequence_known: None, unsettled: Vec::new() };
+    let mut journaled = Journaled {
+        session_started: false,
+        ours: HashSet::new(),
+        sequence_known: None,
+        last_trades: std::collections::BTreeMap::new(),
+        unsettled: Vec::new(),
+    };
     if !dir.join(INPUT_DIR).exists() {
         return Ok(journaled);
     }
@@ -286,6 +293,10 @@ pub(super) fn scan(dir: &Path) -> Result<Journaled, RunError> {
         let decode_error = || CoreError::Decode { journal: "input", seq: record.seq };
         match events::access(record.payload).map_err(|_| decode_error())? {
             ArchivedInput::SessionStart(_) => journaled.session_started = true,
+            ArchivedInput::Trade(t) => {
+                let id = t.id.to_native();
+                journaled.last_trades.insert(t.pair.to_native(), format!("{}-{}", id >> 32, id & 0xffff_ffff));
+            }
             ArchivedInput::Account(a) => {
                 journaled.sequence_known = journaled.sequence_known.max(Some(a.sequence.to_native()));
             }
@@ -866,7 +877,15 @@ fn spawn_poller(client: HorizonClient, config: &RunConfig, msgs: Sender<Msg>, st
 }
 
 /// The order book and trades streams of each pair.
-pub(super) fn spawn_market_streams(client: &HorizonClient, pairs: &[Pair], msgs: &Sender<Msg>, stop: &Arc<AtomicBool>) {
+/// The order book and trades streams of each pair; a pair's trades start after `trades_after`'s
+/// paging token for it, if any (else at the time of connecting).
+pub(super) fn spawn_market_streams(
+    client: &HorizonClient,
+    pairs: &[Pair],
+    trades_after: &std::collections::BTreeMap<u16, String>,
+    msgs: &Sender<Msg>,
+    stop: &Arc<AtomicBool>,
+) {
     for (index, pair) in pairs.iter().enumerate() {
         let (base, counter) = (pair.selling(), pair.buying());
         let book_path =
@@ -877,7 +896,8 @@ pub(super) fn spawn_market_streams(client: &HorizonClient, pairs: &[Pair], msgs:
         spawn_stream(client, book_path, msgs, stop, String::new(), move |data| {
             decode::order_book(data.as_bytes(), pair_index, &base, &counter).map(|b| Some(Msg::Input(Input::Book(b))))
         });
-        spawn_stream(client, trades_path, msgs, stop, String::new(), move |data| {
+        let cursor = trades_after.get(&pair_index).cloned().unwrap_or_default();
+        spawn_stream(client, trades_path, msgs, stop, cursor, move |data| {
             decode::trade(data.as_bytes(), pair_index, &base, &counter).map(|t| Some(Msg::Input(Input::Trade(t))))
         });
     }
@@ -897,7 +917,9 @@ fn spawn_streams(
     effects_cursor: String,
     transactions_cursor: String,
 ) {
-    spawn_market_streams(client, &config.pairs, msgs, stop);
+    // Trades start now: fills of ours while we were down are in the start-up account snapshot,
+    // and a trade streamed again would count them twice.
+    spawn_market_streams(client, &config.pairs, &std::collections::BTreeMap::new(), msgs, stop);
     let account = config.account;
     let path = format!("/accounts/{account}/effects");
     spawn_stream(client, path, msgs, stop, effects_cursor, move |data| {
