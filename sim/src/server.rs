@@ -568,7 +568,12 @@ async fn route(shared: &Arc<Shared>, faults: RequestFaults, request: Request) ->
         (["accounts", id], true, _) => account(&ctx, id),
         (["accounts", id, "offers"], true, _) => offers(&ctx, Some(parse_account(id, "account_id")?)),
         (["accounts", id, "trades"], true, _) => {
-            trades(&ctx, TradeFilter { account: Some(parse_account(id, "account_id")?), ..TradeFilter::default() })
+            let account = parse_account(id, "account_id")?;
+            trades(
+                &ctx,
+                &format!("/accounts/{account}/trades"),
+                TradeFilter { account: Some(account), ..TradeFilter::default() },
+            )
         }
         (["accounts", id, "transactions"], true, _) => transactions(&ctx, Some(parse_account(id, "account_id")?)),
         (["accounts", id, "effects"], true, _) => effects(&ctx, Some(parse_account(id, "account_id")?)),
@@ -579,10 +584,14 @@ async fn route(shared: &Arc<Shared>, faults: RequestFaults, request: Request) ->
         (["offers", id], true, _) => offer(&ctx, id),
         (["offers", id, "trades"], true, _) => {
             let offer_id = parse_offer_id(id)?;
-            trades(&ctx, TradeFilter { offer_id: Some(offer_id), ..TradeFilter::default() })
+            trades(
+                &ctx,
+                &format!("/offers/{offer_id}/trades"),
+                TradeFilter { offer_id: Some(offer_id), ..TradeFilter::default() },
+            )
         }
         (["order_book"], true, _) => order_book(&ctx),
-        (["trades"], true, _) => trades(&ctx, TradeFilter::from_params(&ctx.params)?),
+        (["trades"], true, _) => trades(&ctx, "/trades", TradeFilter::from_params(&ctx.params)?),
         (["transactions"], true, _) => transactions(&ctx, None),
         (["transactions"], _, true) => submit(&ctx, &parts.headers, body).await,
         (["transactions", hash], true, _) => transaction(&ctx, hash),
@@ -1168,6 +1177,8 @@ struct TradeFilter {
     account: Option<AccountId>,
     offer_id: Option<i64>,
     pair: Option<(Asset, Asset)>,
+    /// `trade_type=liquidity_pool`: the venue has no pools, so nothing.
+    pools_only: bool,
 }
 
 impl TradeFilter {
@@ -1188,11 +1199,18 @@ impl TradeFilter {
                 return Err(Problem::bad_request("counter_asset_type", "counter asset is required with base"));
             }
         };
-        Ok(TradeFilter { account: None, offer_id, pair })
+        let account = params.get("account_id").map(|a| parse_account(a, "account_id")).transpose()?;
+        let pools_only = match params.get("trade_type") {
+            None | Some("all" | "orderbook") => false,
+            Some("liquidity_pool") => true,
+            Some(_) => return Err(Problem::bad_request("trade_type", "must be all, orderbook or liquidity_pool")),
+        };
+        Ok(TradeFilter { account, offer_id, pair, pools_only })
     }
 
     fn keeps(&self, t: &TradeRecord) -> bool {
-        self.account.is_none_or(|a| t.maker == a || t.taker == a)
+        !self.pools_only
+            && self.account.is_none_or(|a| t.maker == a || t.taker == a)
             && self.offer_id.is_none_or(|id| t.maker_offer_id == id || t.taker_offer_id == Some(id))
             && self.pair.is_none_or(|(b, c)| {
                 (t.sold_asset == b && t.bought_asset == c) || (t.sold_asset == c && t.bought_asset == b)
@@ -1200,13 +1218,8 @@ impl TradeFilter {
     }
 }
 
-fn trades(ctx: &Ctx<'_>, filter: TradeFilter) -> Result<Response, Problem> {
-    let path = match (filter.account, filter.offer_id) {
-        (Some(a), _) => format!("/accounts/{a}/trades"),
-        (None, Some(id)) if filter.pair.is_none() => format!("/offers/{id}/trades"),
-        _ => "/trades".to_owned(),
-    };
-    collection(ctx, &path, Source::Trades(filter))
+fn trades(ctx: &Ctx<'_>, path: &str, filter: TradeFilter) -> Result<Response, Problem> {
+    collection(ctx, path, Source::Trades(filter))
 }
 
 /// Horizon answers a pair query in the asked orientation: swap base and counter (and invert

@@ -135,6 +135,7 @@ fn bad_input_gets_horizon_problems_and_the_server_keeps_serving() {
     assert_eq!(wrong_network.body["extras"]["result_codes"]["transaction"], "tx_bad_auth");
     let forged = sign_for(&standalone(), server.with_venue(|v| tx(v.ledger(), &alice, data())), &[&key(2)]);
     let forged = post_tx(&server, &forged);
+    assert_eq!(forged.status, 400);
     assert_eq!(forged.body["extras"]["result_codes"]["transaction"], "tx_bad_auth");
     assert!(forged.body["extras"]["result_xdr"].as_str().is_some_and(|x| !x.is_empty()));
 
@@ -398,6 +399,17 @@ fn session(market: Option<MarketConfig>) -> Vec<String> {
     }
     seen.push(get(&server, &format!("/accounts/{}", alice.id)).body.to_string());
     seen.push(get(&server, "/trades?order=desc").body.to_string());
+    // The object streams: the book and an account as they stand (hello, then the object).
+    let book = format!(
+        "/order_book?selling_asset_type=credit_alphanum4&selling_asset_code=USD&selling_asset_issuer={}\
+         &buying_asset_type=native",
+        issuer.id
+    );
+    for path in [book, format!("/accounts/{}", alice.id), format!("/accounts/{}", bob.id)] {
+        let frames = sse(&server, &path, None, 2);
+        assert_eq!(frames.len(), 2, "{path}: {frames:?}");
+        seen.extend(frames);
+    }
     let base = server.url();
     seen.iter().map(|s| s.replace(&base, "BASE")).collect()
 }
@@ -496,6 +508,17 @@ fn trades_filtered_by_pair_come_in_the_asked_orientation() {
     assert_eq!(u["price"], serde_json::json!({"n": "2", "d": "1"}), "2 XLM per USD");
     assert_eq!(n["base_is_seller"], !u["base_is_seller"].as_bool().unwrap());
     assert_eq!(n["id"], u["id"]);
+    // By account (either side), and by type: order-book trades only, the venue has no pools.
+    let count = |path: &str| get(&server, path).body["_embedded"]["records"].as_array().unwrap().len();
+    for account in [&alice, &bob] {
+        assert_eq!(count(&format!("/trades?account_id={}", account.id)), 1);
+    }
+    assert_eq!(count(&format!("/trades?account_id={}", issuer.id)), 0);
+    assert_eq!(count("/trades?trade_type=orderbook"), 1);
+    assert_eq!(count("/trades?trade_type=all"), 1);
+    assert_eq!(count("/trades?trade_type=liquidity_pool"), 0);
+    assert_eq!(get(&server, "/trades?trade_type=swap").status, 400);
+    assert_eq!(get(&server, "/trades?account_id=GBAD").status, 400);
 }
 
 #[test]
