@@ -129,6 +129,35 @@ impl Sim {
         self.post("/transactions", &[("tx", &base64::engine::general_purpose::STANDARD.encode(signed.to_xdr()))])
     }
 
+    /// A stranger's transaction with one operation sourced from our account (a data entry on
+    /// it), signed by the stranger and by our key: no offer, no balance of ours moves.
+    fn stranger_uses_our_account(&self, ours: &AccountId) -> serde_json::Value {
+        let seed = Seed::from_bytes([78; 32]);
+        let from = seed.public_key();
+        self.get(&format!("/friendbot?addr={from}"));
+        let transaction = xdr::Transaction {
+            source_account: muxed_to_xdr(&from),
+            fee: 100,
+            seq_num: xdr::SequenceNumber(self.sequence(&from) + 1),
+            cond: xdr::Preconditions::None,
+            memo: xdr::Memo::None,
+            operations: vec![xdr::Operation {
+                source_account: Some(muxed_to_xdr(ours)),
+                body: xdr::OperationBody::ManageData(xdr::ManageDataOp {
+                    data_name: "note".as_bytes().to_vec().try_into().unwrap(),
+                    data_value: Some(b"hi".to_vec().try_into().unwrap()),
+                }),
+            }]
+            .try_into()
+            .unwrap(),
+            ext: xdr::TransactionExt::V0,
+        };
+        let mut stranger = SeedSigner::new(&seed, StoreKind::Env, "env:STRANGER".into());
+        let mut us = SeedSigner::new(&Seed::from_bytes(SEED), StoreKind::Env, "env:TEST".into());
+        let signed = tx::sign(transaction, &self.network(), &mut [&mut stranger as &mut dyn Signer, &mut us]).unwrap();
+        self.post("/transactions", &[("tx", &base64::engine::general_purpose::STANDARD.encode(signed.to_xdr()))])
+    }
+
     /// An offer placed from our account by someone else (our key, not our process): sells 1
     /// USD at 1000 XLM. Its transaction resource.
     fn rogue_offer(&self, account: &AccountId) -> serde_json::Value {
@@ -765,6 +794,28 @@ fn a_transaction_from_our_account_while_we_were_down_locks_down_at_restart() {
     // Found by the start-up check: the restart's first input, before its account snapshot.
     assert_eq!(unexpected["seq"].as_u64(), first["input_seq"].as_u64().map(|seq| seq + 1), "{unexpected}");
     assert_replays_identically(&session);
+}
+
+/// Our key signed for an operation in someone else's transaction: an intrusion too, though
+/// the transaction's source, sequence number and fee are theirs.
+#[test]
+fn an_operation_from_our_account_in_a_strangers_transaction_locks_down() {
+    let sim = Sim::start();
+    let account = sim.trader();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&sim, &account, dir.path());
+    let run = starlog(&["run", "--config", config.to_str().unwrap(), "--seconds", "8"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_offers(&sim, &account);
+    let answer = sim.stranger_uses_our_account(&account);
+    assert_eq!(answer["successful"], true, "{answer}");
+    let s = summary(&run.wait_with_output().unwrap());
+    assert!(s["intrusions"].as_u64().unwrap() >= 1, "{s}");
+    assert_eq!(s["locked_down"], true, "{s}");
+    assert_eq!(sim.offers_of(&account), 0, "{s}");
 }
 
 #[test]

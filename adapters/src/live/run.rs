@@ -169,10 +169,11 @@ pub(super) enum Msg {
     },
     Sequence(i64),
     Fees(FeeStats),
-    /// A transaction whose source is our account, seen on the network, with its sequence.
+    /// A transaction our key signed for, seen on the network: with its sequence number when
+    /// our account is its source, without when only an operation (or a fee bump's fee) is.
     OurAccountTx {
         hash: [u8; 32],
-        sequence: i64,
+        sequence: Option<i64>,
     },
     /// The admin API asks.
     Admin(AdminCall),
@@ -747,8 +748,11 @@ fn handle(msg: Msg, c: &mut Core<'_>, inputs: &mut Vec<Input>, actions: &mut Vec
             }
         }
         Msg::Fees(fees) => c.pipeline.set_fees(fees.last_ledger_base_fee, fees.max_fee_p90),
-        // Transactions up to the start-up snapshot's sequence were reconciled by that snapshot.
-        Msg::OurAccountTx { hash, sequence } if sequence > c.startup_sequence && !c.ours.contains(&hash) => {
+        // Transactions up to the start-up snapshot's sequence were checked at start-up; one that
+        // only has an operation of ours is in the stream, which starts just before that snapshot.
+        Msg::OurAccountTx { hash, sequence }
+            if sequence.is_none_or(|s| s > c.startup_sequence) && !c.ours.contains(&hash) =>
+        {
             inputs.push(Input::Security(SecurityEvent::UnexpectedTransaction { hash }));
         }
         Msg::OurAccountTx { .. } => {}
@@ -947,10 +951,19 @@ fn spawn_streams(
             reason: e.to_string(),
         })?;
         let t = decode::transaction(data.as_bytes())?;
-        let sequence =
-            value["source_account_sequence"].as_str().and_then(|s| s.parse::<i64>().ok()).unwrap_or(i64::MAX);
-        Ok((value["source_account"].as_str() == Some(&account.to_string()))
-            .then_some(Msg::OurAccountTx { hash: t.hash, sequence }))
+        // The account's stream has every transaction it takes part in (payments to it too):
+        // what matters is where our key had to sign, as read from the envelope.
+        let envelope = value["envelope_xdr"].as_str().and_then(|e| crate::stellar::tx::decode_envelope_base64(e).ok());
+        let sourced = envelope.as_ref().map(|e| crate::stellar::tx::sourced_by(e, &account));
+        let source_is_us = value["source_account"].as_str() == Some(&account.to_string());
+        let sequence = || value["source_account_sequence"].as_str().and_then(|s| s.parse::<i64>().ok());
+        Ok(match sourced {
+            _ if source_is_us => {
+                Some(Msg::OurAccountTx { hash: t.hash, sequence: Some(sequence().unwrap_or(i64::MAX)) })
+            }
+            Some(s) if s.transaction || s.other => Some(Msg::OurAccountTx { hash: t.hash, sequence: None }),
+            _ => None,
+        })
     });
 }
 

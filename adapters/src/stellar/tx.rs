@@ -304,10 +304,75 @@ pub fn v1_transaction(envelope: &xdr::TransactionEnvelope) -> Result<&xdr::Trans
     }
 }
 
+/// How `account` takes part in a transaction as a source, the roles its key must sign for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sourced {
+    /// The transaction's source (its sequence number and, without a fee bump, its fee).
+    pub transaction: bool,
+    /// An operation's source, or a fee bump's fee source.
+    pub other: bool,
+}
+
+/// Where `account` is a source in `envelope` (v0, v1 or fee bump; muxed ids count as the
+/// account they wrap).
+pub fn sourced_by(envelope: &xdr::TransactionEnvelope, account: &AccountId) -> Sourced {
+    let ours = |muxed: &xdr::MuxedAccount| super::muxed_from_xdr(muxed) == *account;
+    let ops_ours = |ops: &[xdr::Operation]| ops.iter().any(|op| op.source_account.as_ref().is_some_and(ours));
+    let inner = |v1: &xdr::TransactionV1Envelope| Sourced {
+        transaction: ours(&v1.tx.source_account),
+        other: ops_ours(&v1.tx.operations),
+    };
+    match envelope {
+        xdr::TransactionEnvelope::Tx(v1) => inner(v1),
+        xdr::TransactionEnvelope::TxV0(v0) => Sourced {
+            transaction: AccountId::from_bytes(v0.tx.source_account_ed25519.0) == *account,
+            other: ops_ours(&v0.tx.operations),
+        },
+        xdr::TransactionEnvelope::TxFeeBump(bump) => {
+            let xdr::FeeBumpTransactionInnerTx::Tx(v1) = &bump.tx.inner_tx;
+            let sourced = inner(v1);
+            Sourced { other: sourced.other || ours(&bump.tx.fee_source), ..sourced }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::keys::{Seed, SeedSigner, StoreKind};
+
+    #[test]
+    fn sourced_by_finds_the_account_as_transaction_operation_and_fee_source() {
+        let (us, them) = (AccountId::from_bytes([1; 32]), AccountId::from_bytes([2; 32]));
+        let mut tx = build(&params(them), &[op(OfferKind::ManageSell), op(OfferKind::ManageSell)]).unwrap();
+        let v1 = |tx: &xdr::Transaction| {
+            xdr::TransactionEnvelope::Tx(xdr::TransactionV1Envelope { tx: tx.clone(), signatures: Default::default() })
+        };
+        assert_eq!(sourced_by(&v1(&tx), &us), Sourced::default(), "theirs alone");
+        assert_eq!(sourced_by(&v1(&tx), &them), Sourced { transaction: true, other: false });
+        let with_op_source = |tx: &mut xdr::Transaction, source: Option<xdr::MuxedAccount>| {
+            let mut ops = tx.operations.to_vec();
+            ops[1].source_account = source;
+            tx.operations = ops.try_into().unwrap();
+        };
+        with_op_source(&mut tx, Some(muxed_to_xdr(&us)));
+        assert_eq!(sourced_by(&v1(&tx), &us), Sourced { transaction: false, other: true }, "one operation of ours");
+        let bump = |fee_source: &AccountId, tx: &xdr::Transaction| {
+            let xdr::TransactionEnvelope::Tx(inner) = v1(tx) else { unreachable!() };
+            xdr::TransactionEnvelope::TxFeeBump(xdr::FeeBumpTransactionEnvelope {
+                tx: xdr::FeeBumpTransaction {
+                    fee_source: muxed_to_xdr(fee_source),
+                    fee: 400,
+                    inner_tx: xdr::FeeBumpTransactionInnerTx::Tx(inner),
+                    ext: xdr::FeeBumpTransactionExt::V0,
+                },
+                signatures: Default::default(),
+            })
+        };
+        with_op_source(&mut tx, None);
+        assert_eq!(sourced_by(&bump(&us, &tx), &us), Sourced { transaction: false, other: true }, "our fees");
+        assert_eq!(sourced_by(&bump(&them, &tx), &us), Sourced::default());
+    }
 
     fn params(source: AccountId) -> TxParams {
         TxParams { source, sequence: 5, fee_stroops: 100, min_time: 0, max_time: 1_700_000_000 }
