@@ -103,36 +103,28 @@ impl Sim {
 
     /// A new account (seed `[77; 32]`) pays `to` one XLM.
     fn stranger_pays(&self, to: &AccountId) -> serde_json::Value {
-        let seed = Seed::from_bytes([77; 32]);
-        let from = seed.public_key();
-        self.get(&format!("/friendbot?addr={from}"));
-        let payment = xdr::Transaction {
-            source_account: muxed_to_xdr(&from),
-            fee: 100,
-            seq_num: xdr::SequenceNumber(self.sequence(&from) + 1),
-            cond: xdr::Preconditions::None,
-            memo: xdr::Memo::None,
-            operations: vec![xdr::Operation {
-                source_account: None,
-                body: xdr::OperationBody::Payment(xdr::PaymentOp {
-                    destination: muxed_to_xdr(to),
-                    asset: xdr::Asset::Native,
-                    amount: 10_000_000,
-                }),
-            }]
-            .try_into()
-            .unwrap(),
-            ext: xdr::TransactionExt::V0,
-        };
-        let mut signer = SeedSigner::new(&seed, StoreKind::Env, "env:STRANGER".into());
-        let signed = tx::sign(payment, &self.network(), &mut [&mut signer as &mut dyn Signer]).unwrap();
-        self.post("/transactions", &[("tx", &base64::engine::general_purpose::STANDARD.encode(signed.to_xdr()))])
+        let payment = xdr::OperationBody::Payment(xdr::PaymentOp {
+            destination: muxed_to_xdr(to),
+            asset: xdr::Asset::Native,
+            amount: 10_000_000,
+        });
+        self.stranger_submits(77, xdr::Operation { source_account: None, body: payment }, false)
     }
 
     /// A stranger's transaction with one operation sourced from our account (a data entry on
     /// it), signed by the stranger and by our key: no offer, no balance of ours moves.
     fn stranger_uses_our_account(&self, ours: &AccountId) -> serde_json::Value {
-        let seed = Seed::from_bytes([78; 32]);
+        let data = xdr::OperationBody::ManageData(xdr::ManageDataOp {
+            data_name: "note".as_bytes().to_vec().try_into().unwrap(),
+            data_value: Some(b"hi".to_vec().try_into().unwrap()),
+        });
+        self.stranger_submits(78, xdr::Operation { source_account: Some(muxed_to_xdr(ours)), body: data }, true)
+    }
+
+    /// A new account (seed `[seed; 32]`, funded by friendbot) submits one operation in a
+    /// transaction of its own, signed by its key and, with `cosigned`, by ours too.
+    fn stranger_submits(&self, seed: u8, operation: xdr::Operation, cosigned: bool) -> serde_json::Value {
+        let seed = Seed::from_bytes([seed; 32]);
         let from = seed.public_key();
         self.get(&format!("/friendbot?addr={from}"));
         let transaction = xdr::Transaction {
@@ -141,20 +133,16 @@ impl Sim {
             seq_num: xdr::SequenceNumber(self.sequence(&from) + 1),
             cond: xdr::Preconditions::None,
             memo: xdr::Memo::None,
-            operations: vec![xdr::Operation {
-                source_account: Some(muxed_to_xdr(ours)),
-                body: xdr::OperationBody::ManageData(xdr::ManageDataOp {
-                    data_name: "note".as_bytes().to_vec().try_into().unwrap(),
-                    data_value: Some(b"hi".to_vec().try_into().unwrap()),
-                }),
-            }]
-            .try_into()
-            .unwrap(),
+            operations: vec![operation].try_into().unwrap(),
             ext: xdr::TransactionExt::V0,
         };
         let mut stranger = SeedSigner::new(&seed, StoreKind::Env, "env:STRANGER".into());
         let mut us = SeedSigner::new(&Seed::from_bytes(SEED), StoreKind::Env, "env:TEST".into());
-        let signed = tx::sign(transaction, &self.network(), &mut [&mut stranger as &mut dyn Signer, &mut us]).unwrap();
+        let mut signers: Vec<&mut dyn Signer> = vec![&mut stranger];
+        if cosigned {
+            signers.push(&mut us);
+        }
+        let signed = tx::sign(transaction, &self.network(), &mut signers).unwrap();
         self.post("/transactions", &[("tx", &base64::engine::general_purpose::STANDARD.encode(signed.to_xdr()))])
     }
 
