@@ -281,6 +281,15 @@ account_poll_ms = 500
     path
 }
 
+/// `starlog run` on `config` for `seconds`, in the background, its output captured.
+fn run_in_background(config: &Path, seconds: &str) -> std::process::Child {
+    starlog(&["run", "--config", config.to_str().unwrap(), "--seconds", seconds])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 fn starlog(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_starlog"));
     command.args(args).env("STARLOG_TEST_SEED", Seed::from_bytes(SEED).to_strkey().as_str());
@@ -647,11 +656,7 @@ fn a_second_client_trading_from_our_account_locks_down() {
     let (hook_url, hooks) = webhook::receiver(vec![200]);
     let text = std::fs::read_to_string(&config).unwrap() + &format!("\n[alerts]\nwebhook = \"{hook_url}\"\n");
     std::fs::write(&config, text).unwrap();
-    let run = starlog(&["run", "--config", config.to_str().unwrap(), "--seconds", "12"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let run = run_in_background(&config, "12");
     // Let it quote, then trade from our account behind its back.
     wait_for_offers(&sim, &account);
     let answer = sim.rogue_offer(&account);
@@ -792,11 +797,7 @@ fn an_operation_from_our_account_in_a_strangers_transaction_locks_down() {
     let account = sim.trader();
     let dir = tempfile::tempdir().unwrap();
     let config = config(&sim, &account, dir.path());
-    let run = starlog(&["run", "--config", config.to_str().unwrap(), "--seconds", "8"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let run = run_in_background(&config, "8");
     wait_for_offers(&sim, &account);
     let answer = sim.stranger_uses_our_account(&account);
     assert_eq!(answer["successful"], true, "{answer}");
@@ -812,11 +813,7 @@ fn a_balance_change_we_did_not_cause_locks_down() {
     let account = sim.trader();
     let dir = tempfile::tempdir().unwrap();
     let config = config(&sim, &account, dir.path());
-    let run = starlog(&["run", "--config", config.to_str().unwrap(), "--seconds", "9"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let run = run_in_background(&config, "9");
     std::thread::sleep(std::time::Duration::from_secs(4));
     assert_eq!(sim.stranger_pays(&account)["successful"], true);
     let s = summary(&run.wait_with_output().unwrap());
