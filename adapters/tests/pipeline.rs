@@ -80,7 +80,7 @@ fn sent() -> (Pipeline, [u8; 32], String) {
     assert_eq!(actions, vec![Action::ResyncSequence], "the first intent waits for a sequence number");
     assert!(inputs.is_empty());
     actions.clear();
-    p.sync_sequence(41, &mut signer(), &mut inputs, &mut actions).unwrap();
+    assert!(p.sync_sequence(41, NOW, &mut signer(), &mut inputs, &mut actions).is_empty());
     let (hash, envelope) = submit_of(&actions);
     let [Input::TxSubmitted(s)] = &inputs[..] else { panic!("one TxSubmitted: {inputs:?}") };
     assert_eq!((s.intent, s.hash, s.sequence, s.max_time, s.fee_stroops), (1, hash, 42, NOW + 30, 100));
@@ -195,7 +195,7 @@ fn a_resync_waits_until_nothing_is_in_flight() {
     p.on_intent(&intent(3), NOW, &mut signer(), &mut inputs, &mut actions).unwrap();
     assert!(actions.is_empty(), "intent 3 waits, unsent: {actions:?}");
     // An answer to an earlier request, arriving now, is stale: ignored.
-    p.sync_sequence(41, &mut signer(), &mut inputs, &mut actions).unwrap();
+    assert!(p.sync_sequence(41, NOW, &mut signer(), &mut inputs, &mut actions).is_empty());
     assert!(actions.is_empty(), "nothing is built on a number read while 43 was in flight: {actions:?}");
     inputs.clear();
     // 43 was applied after all: now the number is asked for, and intent 3 goes out on 44.
@@ -203,9 +203,10 @@ fn a_resync_waits_until_nothing_is_in_flight() {
     assert_eq!(actions, vec![Action::ResyncSequence]);
     inputs.clear();
     actions.clear();
-    p.sync_sequence(43, &mut signer(), &mut inputs, &mut actions).unwrap();
+    // It waited 20 s: its time bounds start when it is built, not when it arrived.
+    assert!(p.sync_sequence(43, NOW + 20, &mut signer(), &mut inputs, &mut actions).is_empty());
     let [Input::TxSubmitted(s)] = &inputs[..] else { panic!("{inputs:?}") };
-    assert_eq!((s.intent, s.sequence), (3, 44));
+    assert_eq!((s.intent, s.sequence, s.max_time), (3, 44, NOW + 20 + 30));
     assert!(matches!(actions[..], [Action::Submit { .. }]), "{actions:?}");
 }
 
@@ -258,13 +259,13 @@ native = {native_max}
     // Within the policy: signed and sent.
     let mut p = pipeline().with_policy(policy(100_000_000));
     let (mut inputs, mut actions) = (Vec::new(), Vec::new());
-    p.sync_sequence(1, &mut signer(), &mut inputs, &mut actions).unwrap();
+    assert!(p.sync_sequence(1, NOW, &mut signer(), &mut inputs, &mut actions).is_empty());
     actions.clear();
     p.on_intent(&intent(1), NOW, &mut signer(), &mut inputs, &mut actions).unwrap();
     assert!(matches!(actions[..], [Action::Submit { .. }]));
     // Over the notional cap: refused, nothing sent, the sequence number not used.
     let mut p = pipeline().with_policy(policy(1));
-    p.sync_sequence(1, &mut signer(), &mut Vec::new(), &mut Vec::new()).unwrap();
+    assert!(p.sync_sequence(1, NOW, &mut signer(), &mut Vec::new(), &mut Vec::new()).is_empty());
     let mut actions = Vec::new();
     let error = p.on_intent(&intent(7), NOW, &mut signer(), &mut Vec::new(), &mut actions).unwrap_err();
     assert!(matches!(error, PipelineError::Policy(_)), "{error}");

@@ -396,7 +396,7 @@ fn tick_to_order(durability: Durability, ticks: u64) -> (Latency, u64) {
     };
     let mut pipeline = Pipeline::new(config, 100);
     let (mut inputs, mut actions, mut intents) = (Vec::new(), Vec::new(), Vec::new());
-    pipeline.sync_sequence(1, &mut signer, &mut inputs, &mut actions).expect("sync");
+    assert!(pipeline.sync_sequence(1, 1, &mut signer, &mut inputs, &mut actions).is_empty(), "sync");
     core.process_batch(setup_inputs(), 1, &mut intents).expect("setup");
     let mut h = Latency::new(format!("tick-to-order {durability:?}"));
     let (mut orders, mut next_offer, mut ts) = (0u64, 1i64, 10i64);

@@ -125,7 +125,7 @@ pub struct Pipeline {
     fee_per_op_stroops: i64,
     pending: BTreeMap<[u8; 32], Pending>,
     /// Intents waiting for a sequence number.
-    waiting: Vec<(Intent, u64)>,
+    waiting: Vec<Intent>,
     /// Checked before every signature of a new transaction.
     policy: Option<Policy>,
 }
@@ -173,24 +173,32 @@ impl Pipeline {
     }
 
     /// The account's current sequence number (from Horizon): the next transaction uses the one
-    /// after it. Builds intents that were waiting for it. Ignored while a transaction is in
-    /// flight (read before it settled, the number may be stale): asked for again once none is.
+    /// after it. Ignored while a transaction is in flight (read before it settled, the number
+    /// may be stale): asked for again once none is. Builds the intents that were waiting for
+    /// it, at `now` (they may have waited a while; their time bounds start now). One that
+    /// cannot be built or signed gets its failure inputs ([`PipelineError::inputs`]) and the
+    /// others still go; the errors are returned, for the log.
     pub fn sync_sequence(
         &mut self,
         account_sequence: i64,
+        now: u64,
         signer: &mut dyn Signer,
         inputs: &mut Vec<Input>,
         actions: &mut Vec<Action>,
-    ) -> Result<(), PipelineError> {
+    ) -> Vec<(u64, PipelineError)> {
         self.resync_asked = false;
         if !self.pending.is_empty() {
-            return Ok(());
+            return Vec::new();
         }
         self.next_sequence = Some(account_sequence + 1);
-        for (intent, now) in std::mem::take(&mut self.waiting) {
-            self.on_intent(&intent, now, signer, inputs, actions)?;
+        let mut errors = Vec::new();
+        for intent in std::mem::take(&mut self.waiting) {
+            if let Err(e) = self.on_intent(&intent, now, signer, inputs, actions) {
+                inputs.extend(e.inputs(intent.id));
+                errors.push((intent.id, e));
+            }
         }
-        Ok(())
+        errors
     }
 
     /// An intent from the engine at `now` (Unix seconds).
@@ -203,7 +211,7 @@ impl Pipeline {
         actions: &mut Vec<Action>,
     ) -> Result<(), PipelineError> {
         let Some(sequence) = self.next_sequence else {
-            self.waiting.push((intent.clone(), now));
+            self.waiting.push(intent.clone());
             self.resync_when_quiet(actions);
             return Ok(());
         };

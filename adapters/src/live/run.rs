@@ -213,14 +213,28 @@ pub(super) fn journaled_config_hash(dir: &Path) -> Result<Option<[u8; 32]>, RunE
     }
 }
 
-/// The paging token of the newest record of a collection (`now` if it has none or cannot be read).
-fn newest_token(client: &HorizonClient, collection: &str) -> String {
+/// The paging token of the newest record of a collection (a path ending in `?` or in query
+/// parameters); `None` if it has none or cannot be read.
+fn newest_token(client: &HorizonClient, collection: &str) -> Option<String> {
+    let separator = if collection.ends_with('?') { "" } else { "&" };
     client
-        .get(&format!("{collection}?order=desc&limit=1"))
+        .get(&format!("{collection}{separator}order=desc&limit=1"))
         .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b.bytes).ok())
         .and_then(|v| v["_embedded"]["records"][0]["paging_token"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| "now".to_owned())
+}
+
+/// A stream of `path` (with a `?`) resuming after `cursor`, or from now: the path with
+/// `cursor=now` and no `Last-Event-ID` (which only takes paging tokens), and the cursor.
+fn stream_from(path: &str, cursor: Option<String>) -> (String, String) {
+    let (bare, separator) = match path.strip_suffix('?') {
+        Some(bare) => (bare, "?"),
+        None => (path, "&"),
+    };
+    match cursor {
+        Some(token) => (bare.to_owned(), token),
+        None => (format!("{bare}{separator}cursor=now"), String::new()),
+    }
 }
 
 /// Pages through our account's transactions, newest first, for those it sourced with a
@@ -228,7 +242,7 @@ fn newest_token(client: &HorizonClient, collection: &str) -> String {
 fn transactions_after(client: &HorizonClient, account: &AccountId, known: i64) -> Result<Vec<[u8; 32]>, HorizonError> {
     let me = account.to_string();
     let mut found = Vec::new();
-    let mut path = format!("/accounts/{me}/transactions?order=desc&limit=200");
+    let mut path = format!("/accounts/{me}/transactions?include_failed=true&order=desc&limit=200");
     let mut scanned = 0usize;
     loop {
         let page = client.get(&path)?;
@@ -255,7 +269,7 @@ fn transactions_after(client: &HorizonClient, account: &AccountId, known: i64) -
         let token = records.last().and_then(|r| r["paging_token"].as_str());
         match token {
             Some(token) if records.len() == 200 && scanned < TRANSACTIONS_SCANNED_MAX => {
-                path = format!("/accounts/{me}/transactions?order=desc&limit=200&cursor={token}");
+                path = format!("/accounts/{me}/transactions?include_failed=true&order=desc&limit=200&cursor={token}");
             }
             _ => return Ok(found),
         }
@@ -266,8 +280,10 @@ fn transactions_after(client: &HorizonClient, account: &AccountId, known: i64) -
 pub(super) struct Journaled {
     pub(super) session_started: bool,
     ours: HashSet<[u8; 32]>,
-    /// The highest sequence number of our account the journal knows of: from its account
-    /// snapshots and our submissions. Past it, a transaction from our account is someone else's.
+    /// Our account's sequence number in the journal's last account snapshot. Transactions
+    /// from our account past it are ours (journaled submissions) or someone else's. (Not our
+    /// submissions' numbers: one may never have been used — expired, refused, or lost in a
+    /// crash before it was sent — and an intruder's transaction could have taken it.)
     sequence_known: Option<i64>,
     /// Per pair index, the paging token of the last trade journaled.
     pub(super) last_trades: std::collections::BTreeMap<u16, String>,
@@ -304,7 +320,6 @@ pub(super) fn scan(dir: &Path) -> Result<Journaled, RunError> {
             ArchivedInput::TxSubmitted(t) => {
                 let t: TxSubmitted = rkyv::deserialize::<_, rkyv::rancor::Error>(t).map_err(|_| decode_error())?;
                 journaled.ours.insert(t.hash);
-                journaled.sequence_known = journaled.sequence_known.max(Some(t.sequence));
                 submitted.insert(t.intent, t);
             }
             ArchivedInput::TxSucceeded(t) => {
@@ -432,8 +447,10 @@ pub fn run(config: &RunConfig, options: RunOptions) -> Result<RunSummary, RunErr
         }
     }
     // Where our transactions stream starts: the newest transaction before the snapshot below
-    // (those up to the snapshot are checked here; later ones by the stream).
-    let transactions_cursor = newest_token(&client, &format!("/accounts/{}/transactions", config.account));
+    // (those up to the snapshot are checked here; later ones by the stream). Failed ones too:
+    // a transaction that failed in a ledger still took our sequence number and our signature.
+    let transactions_cursor =
+        newest_token(&client, &format!("/accounts/{}/transactions?include_failed=true", config.account));
     // The account as Horizon has it now: the engine reconciles it with the journal's state.
     let snapshot = load_account(&client, &config.account).map_err(RunError::Horizon)?;
     let startup_sequence = snapshot.sequence;
@@ -446,7 +463,7 @@ pub fn run(config: &RunConfig, options: RunOptions) -> Result<RunSummary, RunErr
             }
         }
     }
-    let effects_cursor = newest_token(&client, &format!("/accounts/{}/effects", config.account));
+    let effects_cursor = newest_token(&client, &format!("/accounts/{}/effects?", config.account));
     inputs.push(Input::Account(snapshot));
     inputs.extend(load_books(&client, &config.pairs).into_iter().map(Input::Book));
 
@@ -743,8 +760,8 @@ fn handle(msg: Msg, c: &mut Core<'_>, inputs: &mut Vec<Input>, actions: &mut Vec
         Msg::Submitted { hash, answer } => c.pipeline.on_submitted(hash, answer, inputs, actions),
         Msg::Looked { hash, found } => c.pipeline.on_lookup(hash, found, now_s(), inputs, actions),
         Msg::Sequence(sequence) => {
-            if let Err(e) = c.pipeline.sync_sequence(sequence, c.signer, inputs, actions) {
-                tracing::warn!(error = %e, "sequence resync");
+            for (intent, error) in c.pipeline.sync_sequence(sequence, now_s(), c.signer, inputs, actions) {
+                tracing::warn!(intent, %error, "intent not submitted");
             }
         }
         Msg::Fees(fees) => c.pipeline.set_fees(fees.last_ledger_base_fee, fees.max_fee_p90),
@@ -918,15 +935,15 @@ fn spawn_streams(
     config: &RunConfig,
     msgs: &Sender<Msg>,
     stop: &Arc<AtomicBool>,
-    effects_cursor: String,
-    transactions_cursor: String,
+    effects_cursor: Option<String>,
+    transactions_cursor: Option<String>,
 ) {
     // Trades start now: fills of ours while we were down are in the start-up account snapshot,
     // and a trade streamed again would count them twice.
     spawn_market_streams(client, &config.pairs, &std::collections::BTreeMap::new(), msgs, stop);
     let account = config.account;
-    let path = format!("/accounts/{account}/effects");
-    spawn_stream(client, path, msgs, stop, effects_cursor, move |data| {
+    let (path, cursor) = stream_from(&format!("/accounts/{account}/effects?"), effects_cursor);
+    spawn_stream(client, path, msgs, stop, cursor, move |data| {
         let value: serde_json::Value = serde_json::from_str(data).map_err(|e| decode::DecodeError {
             resource: "effect",
             field: "(document)".into(),
@@ -943,8 +960,9 @@ fn spawn_streams(
             delta_stroops: sign * effect.1,
         }))))
     });
-    let path = format!("/accounts/{account}/transactions");
-    spawn_stream(client, path, msgs, stop, transactions_cursor, move |data| {
+    let (path, cursor) =
+        stream_from(&format!("/accounts/{account}/transactions?include_failed=true"), transactions_cursor);
+    spawn_stream(client, path, msgs, stop, cursor, move |data| {
         let value: serde_json::Value = serde_json::from_str(data).map_err(|e| decode::DecodeError {
             resource: "transaction",
             field: "(document)".into(),
