@@ -3,8 +3,8 @@
 //!
 //! What is served (Horizon's paths, parameters, JSON shapes, headers and problem documents):
 //! `GET /`, `/fee_stats`, `/friendbot?addr=`, `/accounts/{id}` (+ `/offers`, `/trades`,
-//! `/transactions`, `/effects`), `/offers`, `/offers/{id}`, `/order_book`, `/trades`,
-//! `/transactions`, `/transactions/{hash}`, `/effects`, `POST /transactions`, and the simulator's
+//! `/transactions`, `/effects`), `/offers`, `/offers/{id}`, `/order_book`, `/trades` (by pair,
+//! `offer_id`, `account_id`, `trade_type`), `/transactions`, `/transactions/{hash}`, `/effects`, `POST /transactions`, and the simulator's
 //! own `POST /_sim/close` (closes a ledger by hand, like stellar-core's `manualclose`).
 //!
 //! Collections are pages (`cursor`, `order`, `limit` ≤ 200, `_links.next/prev`; an empty page's
