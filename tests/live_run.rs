@@ -304,6 +304,25 @@ fn wait_for_security_event(session: &Path, what: &str) {
     }
 }
 
+/// A market-making run on a fresh venue: once it quotes, `act` happens; once the journal holds
+/// the security event `event`, the run is stopped. The venue, our account, the session's
+/// directory and the run's summary.
+fn quoting_run_meets(
+    event: &str,
+    act: impl FnOnce(&Sim, &AccountId),
+) -> (Sim, AccountId, tempfile::TempDir, serde_json::Value) {
+    let sim = Sim::start();
+    let account = sim.trader();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&sim, &account, dir.path());
+    let run = run_in_background(&config, "120");
+    wait_for_offers(&sim, &account);
+    act(&sim, &account);
+    wait_for_security_event(&dir.path().join("session"), event);
+    let summary = interrupt(run);
+    (sim, account, dir, summary)
+}
+
 /// SIGINT to a background run, and its summary.
 fn interrupt(run: std::process::Child) -> serde_json::Value {
     let killed = Command::new("kill").args(["-INT", &run.id().to_string()]).status().unwrap();
@@ -837,16 +856,10 @@ fn a_transaction_from_our_account_while_we_were_down_locks_down_at_restart() {
 /// the transaction's source, sequence number and fee are theirs.
 #[test]
 fn an_operation_from_our_account_in_a_strangers_transaction_locks_down() {
-    let sim = Sim::start();
-    let account = sim.trader();
-    let dir = tempfile::tempdir().unwrap();
-    let config = config(&sim, &account, dir.path());
-    let run = run_in_background(&config, "120");
-    wait_for_offers(&sim, &account);
-    let answer = sim.stranger_uses_our_account(&account);
-    assert_eq!(answer["successful"], true, "{answer}");
-    wait_for_security_event(&dir.path().join("session"), "UnexpectedTransaction");
-    let s = interrupt(run);
+    let (sim, account, _dir, s) = quoting_run_meets("UnexpectedTransaction", |sim, account| {
+        let answer = sim.stranger_uses_our_account(account);
+        assert_eq!(answer["successful"], true, "{answer}");
+    });
     assert!(s["intrusions"].as_u64().unwrap() >= 1, "{s}");
     assert_eq!(s["locked_down"], true, "{s}");
     assert_eq!(sim.offers_of(&account), 0, "{s}");
@@ -854,15 +867,9 @@ fn an_operation_from_our_account_in_a_strangers_transaction_locks_down() {
 
 #[test]
 fn a_balance_change_we_did_not_cause_locks_down() {
-    let sim = Sim::start();
-    let account = sim.trader();
-    let dir = tempfile::tempdir().unwrap();
-    let config = config(&sim, &account, dir.path());
-    let run = run_in_background(&config, "120");
-    wait_for_offers(&sim, &account);
-    assert_eq!(sim.stranger_pays(&account)["successful"], true);
-    wait_for_security_event(&dir.path().join("session"), "UnexplainedBalanceChange");
-    let s = interrupt(run);
+    let (_sim, _account, dir, s) = quoting_run_meets("UnexplainedBalanceChange", |sim, account| {
+        assert_eq!(sim.stranger_pays(account)["successful"], true);
+    });
     assert_eq!(s["locked_down"], true, "an incoming payment is a balance change we did not cause: {s}");
     assert_eq!(s["intrusions"], 0, "no transaction from our account was forged: {s}");
     let session = dir.path().join("session");
