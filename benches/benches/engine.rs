@@ -226,9 +226,9 @@ fn run_mixed(mixed: &Packed, rounds: u64, mut h: Option<&mut Latency>) -> f64 {
     for round in 0..rounds {
         for i in 0..mixed.len() {
             let seq = 10 + round * mixed.len() as u64 + i as u64;
-            let t = Instant::now();
+            let t = h.is_some().then(Instant::now);
             e.apply(seq, seq as i64 * 1_000, access(mixed.get(i)).expect("access"), &mut out);
-            if let Some(h) = h.as_deref_mut() {
+            if let (Some(h), Some(t)) = (h.as_deref_mut(), t) {
                 h.record(t.elapsed());
             }
             out.clear();
@@ -243,9 +243,9 @@ fn run_books(books: &Packed, n: u64, mut h: Option<&mut Latency>) -> f64 {
     let mut out = Vec::with_capacity(16);
     let started = Instant::now();
     for seq in 10..10 + n {
-        let t = Instant::now();
+        let t = h.is_some().then(Instant::now);
         e.apply(seq, seq as i64, access(books.get(seq as usize % books.len())).expect("access"), &mut out);
-        if let Some(h) = h.as_deref_mut() {
+        if let (Some(h), Some(t)) = (h.as_deref_mut(), t) {
             h.record(t.elapsed());
         }
         out.clear();
@@ -265,9 +265,9 @@ fn run_places(n: u64, mut h: Option<&mut Latency>) -> f64 {
             e = engine();
             started = Instant::now();
         }
-        let t = Instant::now();
+        let t = h.is_some().then(Instant::now);
         place_nth(&mut e, i, &mut out);
-        if let Some(h) = h.as_deref_mut() {
+        if let (Some(h), Some(t)) = (h.as_deref_mut(), t) {
             h.record(t.elapsed());
         }
         out.clear();
