@@ -345,9 +345,13 @@ fn recording(dir: &std::path::Path) -> (starlog_adapters::core_loop::CoreLoop, V
         "# starlog record\nhorizon_url = \"http://127.0.0.1\"\n\n[[pairs]]\nselling = \"native\"\nbuying = \"{usd}\"\n"
     );
     let engine = starlog_sim::replay::engine_for(&text, starlog_sim::replay::Alterations::default()).expect("engine");
-    let mut core =
-        starlog_adapters::core_loop::CoreLoop::open(dir, engine, starlog_journal::Durability::None, 256 << 20)
-            .expect("open");
+    let mut core = starlog_adapters::core_loop::CoreLoop::open(
+        dir,
+        engine,
+        starlog_journal::Durability::None,
+        starlog_adapters::live::run::SEGMENT_BYTES,
+    )
+    .expect("open");
     let start = Input::SessionStart(SessionStart {
         config_hash: [0; 32],
         config: text,

@@ -8,8 +8,10 @@
 //! the same segment, offset and seq.
 
 use std::fs::{File, TryLockError};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::sync::mpsc;
 
 use crate::error::{Error, Location, Result};
 use crate::format::{SEGMENT_HEADER_LEN, SegmentHeader};
@@ -29,6 +31,12 @@ pub struct Record<'a> {
 
 /// Every this many records a segment's sparse index keeps an entry.
 const INDEX_STRIDE_RECORDS: u64 = 64;
+
+/// [`JournalReader::read_ahead`] hands records over in chunks of this many, with at most
+/// `READ_AHEAD_CHUNKS` checked chunks waiting: a few hundred KiB of frames, so that what the
+/// helper checked is still in a cache the caller shares when the caller reads it.
+const READ_AHEAD_CHUNK_RECORDS: usize = 256;
+const READ_AHEAD_CHUNKS: usize = 4;
 
 #[derive(Debug)]
 struct SegView {
@@ -141,6 +149,65 @@ impl JournalReader {
     /// Iterate every record from the first.
     pub fn iter(&self) -> Iter<'_> {
         Iter::start(self, 0, SEGMENT_HEADER_LEN, Cursor::at_segment_start(&self.segs[0].header), 0)
+    }
+
+    /// Every record in order, as [`JournalReader::iter`] yields them, but read and checked
+    /// (checksums, seqs, links, segment boundaries) on a helper thread, a few chunks ahead of
+    /// `each`, which runs on the calling thread in seq order. For a caller whose own work per
+    /// record is of the same order as the checking (replay: decoding and applying to an engine),
+    /// the two overlap on two cores; the order and the records are exactly those of `iter`.
+    ///
+    /// `each` returning [`ControlFlow::Break`] stops the walk early (the helper stops at its next
+    /// chunk) and is returned. A journal error is returned after every record before it has been
+    /// handed to `each`, as `iter` would yield them.
+    pub fn read_ahead<B>(&self, mut each: impl FnMut(Record<'_>) -> ControlFlow<B>) -> Result<ControlFlow<B>> {
+        std::thread::scope(|scope| {
+            let (full_tx, full_rx) = mpsc::sync_channel::<(Vec<Record<'_>>, Option<Error>)>(READ_AHEAD_CHUNKS);
+            let (empty_tx, empty_rx) = mpsc::channel::<Vec<Record<'_>>>();
+            let checker = std::thread::Builder::new().name("journal-read-ahead".into());
+            let spawned = checker.spawn_scoped(scope, move || {
+                let mut records = self.iter();
+                loop {
+                    let mut chunk =
+                        empty_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(READ_AHEAD_CHUNK_RECORDS));
+                    chunk.clear();
+                    let mut end = None;
+                    while chunk.len() < READ_AHEAD_CHUNK_RECORDS {
+                        match records.next() {
+                            Some(Ok(r)) => chunk.push(r),
+                            Some(Err(e)) => {
+                                end = Some(Some(e));
+                                break;
+                            }
+                            None => {
+                                end = Some(None);
+                                break;
+                            }
+                        }
+                    }
+                    let last = end.is_some();
+                    // A send fails only once the caller stopped: nothing left to do.
+                    if full_tx.send((chunk, end.flatten())).is_err() || last {
+                        return;
+                    }
+                }
+            });
+            if let Err(e) = spawned {
+                return Err(Error::io("start the read-ahead thread", &self.dir, e));
+            }
+            for (chunk, error) in full_rx.iter() {
+                for &record in &chunk {
+                    if let ControlFlow::Break(b) = each(record) {
+                        return Ok(ControlFlow::Break(b));
+                    }
+                }
+                if let Some(e) = error {
+                    return Err(e);
+                }
+                let _ = empty_tx.send(chunk);
+            }
+            Ok(ControlFlow::Continue(()))
+        })
     }
 
     /// Iterate from the first record with seq ≥ `seq`.

@@ -6,6 +6,7 @@
 //! outputs are compared as serialized bytes; no I/O per event.
 
 use std::fmt;
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use rkyv::util::AlignedVec;
@@ -17,7 +18,7 @@ use starlog_engine::incident::IncidentConfig;
 use starlog_engine::outputs::{self, Output, OutputRecord};
 use starlog_engine::risk::ValidationLevel;
 use starlog_engine::throttle::ThrottleConfig;
-use starlog_journal::JournalReader;
+use starlog_journal::{JournalReader, Record};
 
 /// What a replay found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,37 +120,82 @@ pub fn engine_for(config_text: &str, alter: Alterations) -> Result<Engine, Repla
 }
 
 /// Replays the session in `dir`. See the module doc.
+///
+/// The input journal is read and checked one chunk ahead on a helper thread
+/// ([`JournalReader::read_ahead`]); the engine applies the inputs on this thread, in seq order,
+/// exactly as it would from a plain iteration.
 pub fn replay(dir: &Path, alter: Alterations) -> Result<ReplayReport, ReplayError> {
     let inputs = JournalReader::open(dir.join(INPUT_DIR))?;
     let recorded = JournalReader::open(dir.join(OUTPUT_DIR))?;
-    let mut recorded = recorded.iter().peekable();
-    let mut engine: Option<Engine> = None;
-    let mut report = ReplayReport {
-        inputs: 0,
-        outputs: 0,
-        state_hash: [0; 16],
-        pnl_stroops: 0,
-        orders: 0,
-        rejects: std::collections::BTreeMap::new(),
-        incidents: 0,
-        divergence: None,
+    let mut replayer = Replayer {
+        alter,
+        engine: None,
+        recorded: recorded.iter().peekable(),
+        report: ReplayReport {
+            inputs: 0,
+            outputs: 0,
+            state_hash: [0; 16],
+            pnl_stroops: 0,
+            orders: 0,
+            rejects: std::collections::BTreeMap::new(),
+            incidents: 0,
+            divergence: None,
+        },
+        out: Vec::new(),
+        buf: AlignedVec::new(),
     };
-    let (mut out, mut buf) = (Vec::<Output>::new(), AlignedVec::new());
-    for record in inputs.iter() {
-        let record = record?;
+    let walked = inputs.read_ahead(|record| match replayer.input(record) {
+        Ok(true) => ControlFlow::Continue(()),
+        Ok(false) => ControlFlow::Break(None),
+        Err(e) => ControlFlow::Break(Some(e)),
+    })?;
+    match walked {
+        ControlFlow::Break(Some(e)) => return Err(e),
+        ControlFlow::Break(None) => return Ok(replayer.report),
+        ControlFlow::Continue(()) => {}
+    }
+    let Replayer { engine, mut recorded, mut report, .. } = replayer;
+    if let Some(extra) = recorded.next().transpose()? {
+        let seq = outputs::access(extra.payload).map(|r| r.input_seq.to_native()).unwrap_or(0);
+        report.divergence =
+            Some(Divergence { input_seq: seq, output_index: 0, expected: Some(render(extra.payload)), actual: None });
+    }
+    report.state_hash = engine.as_ref().map_or([0; 16], Engine::state_hash);
+    report.pnl_stroops = engine.as_ref().map_or(0, Engine::pnl_stroops);
+    Ok(report)
+}
+
+/// A replay in progress: the engine (built from the first input), the recorded outputs still to
+/// compare, and the report so far.
+struct Replayer<'r> {
+    alter: Alterations,
+    engine: Option<Engine>,
+    recorded: std::iter::Peekable<starlog_journal::Iter<'r>>,
+    report: ReplayReport,
+    out: Vec<Output>,
+    buf: AlignedVec,
+}
+
+impl Replayer<'_> {
+    /// Apply one input and compare its outputs with the recorded ones: `false` once they diverge
+    /// (the divergence and the state hash at it are in the report).
+    fn input(&mut self, record: Record<'_>) -> Result<bool, ReplayError> {
         let input = events::access(record.payload)
             .map_err(|_| ReplayError::Corrupt(format!("input record {} is not a valid archive", record.seq)))?;
-        if engine.is_none() {
-            let ArchivedInput::SessionStart(start) = input else {
-                return Err(ReplayError::Corrupt("the first input is not a session start".into()));
-            };
-            engine = Some(engine_for(start.config.as_str(), alter)?);
-        }
-        let engine = engine.as_mut().expect("set above");
-        out.clear();
-        engine.apply(record.seq, record.timestamp_ns, input, &mut out);
+        let engine = match &mut self.engine {
+            Some(engine) => engine,
+            None => {
+                let ArchivedInput::SessionStart(start) = input else {
+                    return Err(ReplayError::Corrupt("the first input is not a session start".into()));
+                };
+                self.engine.insert(engine_for(start.config.as_str(), self.alter)?)
+            }
+        };
+        let report = &mut self.report;
+        self.out.clear();
+        engine.apply(record.seq, record.timestamp_ns, input, &mut self.out);
         report.inputs += 1;
-        for (index, output) in out.drain(..).enumerate() {
+        for (index, output) in self.out.drain(..).enumerate() {
             match &output {
                 Output::Decision(d) if d.reject_code == 0 => report.orders += 1,
                 Output::Decision(d) => *report.rejects.entry(d.reject_code).or_default() += 1,
@@ -157,10 +203,10 @@ pub fn replay(dir: &Path, alter: Alterations) -> Result<ReplayReport, ReplayErro
                 _ => {}
             }
             let replayed = OutputRecord { input_seq: record.seq, output };
-            buf = outputs::to_bytes_in(&replayed, std::mem::take(&mut buf))
+            self.buf = outputs::to_bytes_in(&replayed, std::mem::take(&mut self.buf))
                 .map_err(|e| ReplayError::Corrupt(format!("cannot serialize an output: {e}")))?;
-            let expected = recorded.next().transpose()?;
-            if expected.as_ref().is_some_and(|e| e.payload == &buf[..]) {
+            let expected = self.recorded.next().transpose()?;
+            if expected.as_ref().is_some_and(|e| e.payload == &self.buf[..]) {
                 report.outputs += 1;
                 continue;
             }
@@ -171,10 +217,10 @@ pub fn replay(dir: &Path, alter: Alterations) -> Result<ReplayReport, ReplayErro
                 actual: Some(format!("{:?}", replayed.output)),
             });
             report.state_hash = engine.state_hash();
-            return Ok(report);
+            return Ok(false);
         }
         // The recorded journal must not have more outputs for this input.
-        if let Some(Ok(extra)) = recorded.peek() {
+        if let Some(Ok(extra)) = self.recorded.peek() {
             let seq = outputs::access(extra.payload).map(|r| r.input_seq.to_native()).unwrap_or(0);
             if seq <= record.seq {
                 report.divergence = Some(Divergence {
@@ -184,18 +230,11 @@ pub fn replay(dir: &Path, alter: Alterations) -> Result<ReplayReport, ReplayErro
                     actual: None,
                 });
                 report.state_hash = engine.state_hash();
-                return Ok(report);
+                return Ok(false);
             }
         }
+        Ok(true)
     }
-    if let Some(extra) = recorded.next().transpose()? {
-        let seq = outputs::access(extra.payload).map(|r| r.input_seq.to_native()).unwrap_or(0);
-        report.divergence =
-            Some(Divergence { input_seq: seq, output_index: 0, expected: Some(render(extra.payload)), actual: None });
-    }
-    report.state_hash = engine.as_ref().map_or([0; 16], Engine::state_hash);
-    report.pnl_stroops = engine.as_ref().map_or(0, Engine::pnl_stroops);
-    Ok(report)
 }
 
 fn render(payload: &[u8]) -> String {
