@@ -354,11 +354,22 @@ impl Engine {
             _ => None,
         };
         match balances {
-            // The snapshot already holds the liabilities of offers resting on the book; orders
-            // the network has not seen yet still hold theirs on top.
+            // The snapshot already holds the liabilities of offers resting on the book at its
+            // ledger; orders it has not seen yet still hold theirs on top: those in flight, and
+            // those that reached the book in a later ledger.
             Some(mut b) => {
+                let ledger = a.ledger.to_native();
+                b.ledger = ledger;
                 for id in self.in_flight_orders() {
                     if let Some(o) = self.orders.get(id) {
+                        let _ = b.reserve(&o.commitment);
+                    }
+                }
+                for &id in self.offers.values() {
+                    if let Some(o) = self.orders.get(id)
+                        && o.accepted_ledger > ledger
+                        && o.status.is_on_book()
+                    {
                         let _ = b.reserve(&o.commitment);
                     }
                 }
@@ -441,7 +452,8 @@ impl Engine {
                 // Fills of a resting offer happen at its price.
                 let base = i128::from(filled_base.stroops() - o.filled.stroops());
                 let counter = base * i128::from(o.price.n()) / i128::from(o.price.d());
-                self.credit_fill(o.id, base, counter);
+                // The snapshot shows it: its balances already hold this fill.
+                self.credit_fill(o.id, base, counter, Some(ledger));
                 let event = if filled_base >= o.amount { OrderEvent::FinalFill } else { OrderEvent::PartialFill };
                 self.order_event(o.id, event, out);
             }
@@ -765,7 +777,7 @@ impl Engine {
             }
             let base = i128::from(t.base_amount_stroops.to_native());
             let counter = i128::from(t.counter_amount_stroops.to_native());
-            self.credit_fill(order, base, counter);
+            self.credit_fill(order, base, counter, Some(ledger));
             let Some(now) = self.orders.get(order).copied() else { continue };
             if now.filled > o.filled {
                 let event = if now.filled >= now.amount { OrderEvent::FinalFill } else { OrderEvent::PartialFill };
@@ -774,9 +786,10 @@ impl Engine {
         }
     }
 
-    /// Book a fill of `base` (at most what remains) for `counter` against an order: its filled
-    /// amount, its pair's aggregates, and the pair's cash and position.
-    fn credit_fill(&mut self, order: u64, base: i128, counter: i128) {
+    /// Book a fill of `base` (at most what remains) for `counter` against an order, in `ledger`
+    /// (`None`: unknown): its filled amount, its pair's aggregates, the pair's cash and position,
+    /// and the account's balances and the order's commitment ([`Balances::fill`]).
+    fn credit_fill(&mut self, order: u64, base: i128, counter: i128, ledger: Option<u32>) {
         let Some(o) = self.orders.get(order).copied() else { return };
         let remaining = i128::from(o.amount.stroops()) - i128::from(o.filled.stroops());
         let clamped = base.clamp(0, remaining);
@@ -790,6 +803,17 @@ impl Engine {
         let mut now = o;
         let filled = o.filled.stroops().saturating_add(i64::try_from(base).unwrap_or(0));
         now.filled = Amount::from_stroops(filled).unwrap_or(o.amount);
+        if let Some(b) = self.balances.as_mut() {
+            // A sell sells base for counter; a buy sells counter for base (its commitment's
+            // selling asset is the counter asset).
+            let amount =
+                |x: i128| Amount::from_stroops(i64::try_from(x.max(0)).unwrap_or(i64::MAX)).unwrap_or(Amount::MAX);
+            let (sold, received) = match o.side {
+                Side::Sell => (amount(base), amount(counter)),
+                Side::Buy => (amount(counter), amount(base)),
+            };
+            b.fill(&mut now.commitment, sold, received, ledger);
+        }
         if !o.status.is_terminal() {
             self.track(&o, false);
             self.track(&now, true);
@@ -903,14 +927,32 @@ impl Engine {
                 let base = i128::from(o.amount.stroops() - o.filled.stroops());
                 if base > 0 {
                     let counter = base * i128::from(o.price.n()) / i128::from(o.price.d());
-                    self.credit_fill(order, base, counter);
+                    // Gone without our cancel: it filled, at a ledger the result does not say.
+                    self.credit_fill(order, base, counter, None);
                 }
                 self.order_event(order, OrderEvent::FinalFill, out);
             } else if cancel {
                 self.order_event(order, OrderEvent::CancelReject, out);
             } else {
                 self.implied_submit(order, out);
+                // The venue's decision on the order, with its reason, before the status change.
+                let code = RejectCode::from_venue(t.tx_code.to_native(), t.op_codes.get(i).map(|c| c.to_native()));
+                if let Some(o) = self.orders.get(order) {
+                    out.push(Output::Decision(Decision {
+                        order,
+                        pair: o.pair,
+                        side: o.side as u8,
+                        amount_stroops: o.amount.stroops(),
+                        price: o.price.into(),
+                        reject_code: code.code(),
+                    }));
+                }
                 self.order_event(order, OrderEvent::Reject, out);
+                // A refusal our checks should have prevented (crossing ourselves, underfunded):
+                // recorded, and a pattern of them escalates.
+                if let Some(incident) = self.incidents.order_rejected_by_venue(code, self.now_ns) {
+                    self.raise(incident, out);
+                }
             }
         }
         self.intents.remove(intent);
@@ -960,7 +1002,7 @@ impl Engine {
                 base += b;
                 counter += q;
             }
-            self.credit_fill(order, base, counter);
+            self.credit_fill(order, base, counter, Some(t.ledger.to_native()));
             if let Some(x) = self.orders.get_mut(order) {
                 x.offer_id = result.offer_id.to_native();
                 x.accepted_ledger = t.ledger.to_native();
@@ -1046,9 +1088,9 @@ impl Engine {
                 let ended = to.is_terminal() && !o.status.is_terminal();
                 o.status = to;
                 let ended_order = *o;
-                // An order that ends gives back what it held. (Until fills are accounted one by
-                // one, the whole commitment is released at the end; the next account snapshot
-                // carries the network's exact liabilities.)
+                // An order that ends gives back what it still held: fills have already settled
+                // their part of its commitment ([`Balances::fill`]); the next account snapshot
+                // carries the network's exact liabilities.
                 if ended {
                     self.orders_ended += 1;
                     if let Some(b) = self.balances.as_mut() {

@@ -1,7 +1,8 @@
 //! Balances, liabilities and reserves, the Stellar way: how much an account can still commit to
-//! new offers, and the two-phase bookkeeping (reserve when an order is accepted, release when it
-//! fills, is cancelled or is rejected) that keeps the engine's view conservative between account
-//! snapshots.
+//! new offers, and the bookkeeping that keeps the engine's view conservative between account
+//! snapshots: reserve when an order is accepted; settle each fill as the network does (the sold
+//! amount leaves the balance and the liabilities, the bought amount arrives), unless the
+//! snapshot already shows it ([`Balances::fill`]); release what is left when the order ends.
 //!
 //! The rules (stellar-core since protocol 10, CAP-0003 liabilities):
 //! - minimum balance = (2 + subentries + sponsoring − sponsored) × base reserve;
@@ -99,6 +100,9 @@ pub struct Balances {
     pub subentries: u32,
     pub num_sponsoring: u32,
     pub num_sponsored: u32,
+    /// The ledger the account snapshot these balances come from reflects (0: unknown): a fill
+    /// of a later ledger is not in them yet, one of this ledger or earlier is.
+    pub ledger: u32,
     /// Sorted by asset, native first; at most one line per asset.
     lines: Vec<Line>,
 }
@@ -116,7 +120,7 @@ impl Balances {
         if lines.windows(2).any(|w| matches!(w, [a, b] if a.asset == b.asset)) {
             return None;
         }
-        Some(Balances { base_reserve, subentries, num_sponsoring, num_sponsored, lines })
+        Some(Balances { base_reserve, subentries, num_sponsoring, num_sponsored, ledger: 0, lines })
     }
 
     pub fn lines(&self) -> &[Line] {
@@ -236,6 +240,38 @@ impl Balances {
         Ok(())
     }
 
+    /// Part of an order filled: it sold `sold` of `c.selling` and received `received` of
+    /// `c.buying`, in `ledger` (`None`: a fill known to have happened at a ledger not known — an
+    /// offer found gone). The order's commitment `c` shrinks by what the fill settled, so that
+    /// releasing it when the order ends gives back only the rest.
+    ///
+    /// The lines change as the network changed them, for a fill the balances do not reflect
+    /// yet: one after their snapshot's ledger takes `sold` off the selling line's balance and
+    /// liabilities, and adds `received` to the buying line's balance, off its liabilities. One at
+    /// or before it is in the snapshot already: the lines stay. One at an unknown ledger gets the
+    /// selling side only — if the snapshot had it, the balance and the liabilities both drop by
+    /// `sold` once more, which leaves what is available to sell as it was — and nothing is
+    /// credited until a snapshot shows it.
+    pub fn fill(&mut self, c: &mut Commitment, sold: Amount, received: Amount, ledger: Option<u32>) {
+        let selling_settled = sold.min(c.selling_liabilities);
+        let buying_settled = received.min(c.buying_liabilities);
+        c.selling_liabilities = c.selling_liabilities.checked_sub(selling_settled).unwrap_or(Amount::ZERO);
+        c.buying_liabilities = c.buying_liabilities.checked_sub(buying_settled).unwrap_or(Amount::ZERO);
+        let (selling_side, buying_side) = match ledger {
+            Some(l) if l > self.ledger => (true, true),
+            Some(_) => (false, false),
+            None => (true, false),
+        };
+        if selling_side && let Some(l) = self.line_mut(&c.selling) {
+            l.balance = l.balance.checked_sub(sold).unwrap_or(Amount::ZERO);
+            l.selling_liabilities = l.selling_liabilities.checked_sub(selling_settled).unwrap_or(Amount::ZERO);
+        }
+        if buying_side && let Some(l) = self.line_mut(&c.buying) {
+            l.balance = l.balance.checked_add(received).unwrap_or(Amount::MAX);
+            l.buying_liabilities = l.buying_liabilities.checked_sub(buying_settled).unwrap_or(Amount::ZERO);
+        }
+    }
+
     /// Phase two: give back (part of) a commitment when the order fills, is cancelled or is
     /// rejected. Releasing more than is held saturates at zero (a snapshot may have arrived in
     /// between and already reflect it).
@@ -258,7 +294,8 @@ fn room_in(line: Option<&Line>) -> Amount {
 }
 
 impl Balances {
-    /// Snapshot encoding (see [`crate::snapshot`]): base reserve, subentry counts, then each
+    /// Snapshot encoding (see [`crate::snapshot`]): base reserve, subentry counts, the
+    /// snapshot's ledger, then each
     /// line (asset, balance, buying and selling liabilities, limit) in asset order.
     pub(crate) fn encode_snapshot(&self, out: &mut Vec<u8>) {
         use crate::snapshot::{put_amount, put_asset, put_len, put_u32};
@@ -266,6 +303,7 @@ impl Balances {
         put_u32(out, self.subentries);
         put_u32(out, self.num_sponsoring);
         put_u32(out, self.num_sponsored);
+        put_u32(out, self.ledger);
         put_len(out, self.lines.len());
         for l in &self.lines {
             put_asset(out, l.asset);
@@ -283,7 +321,7 @@ impl Balances {
     ) -> Result<Balances, crate::snapshot::SnapshotError> {
         use crate::snapshot::corrupt;
         let base_reserve = r.amount()?;
-        let (subentries, num_sponsoring, num_sponsored) = (r.u32()?, r.u32()?, r.u32()?);
+        let (subentries, num_sponsoring, num_sponsored, ledger) = (r.u32()?, r.u32()?, r.u32()?, r.u32()?);
         let n = r.len(33)?;
         let mut lines: Vec<Line> = Vec::with_capacity(n);
         for _ in 0..n {
@@ -299,7 +337,7 @@ impl Balances {
             }
             lines.push(line);
         }
-        Ok(Balances { base_reserve, subentries, num_sponsoring, num_sponsored, lines })
+        Ok(Balances { base_reserve, subentries, num_sponsoring, num_sponsored, ledger, lines })
     }
 }
 

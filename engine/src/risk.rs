@@ -128,6 +128,32 @@ impl RejectCode {
         RejectCode::ALL.into_iter().find(|r| r.code() == code)
     }
 
+    /// The venue's refusal of one of our offer operations: the transaction's XDR result code and,
+    /// when that is `txFAILED`, the operation's `ManageSellOfferResultCode` (`None`: not given).
+    /// An operation that succeeded in a transaction that failed for another operation is
+    /// [`RejectCode::VenueOther`], as is every code with no code of its own here.
+    pub const fn from_venue(tx_code: i32, op_code: Option<i32>) -> RejectCode {
+        // TransactionResultCode
+        const TX_FAILED: i32 = -1;
+        const TX_TOO_LATE: i32 = -3;
+        const TX_BAD_SEQ: i32 = -5;
+        const TX_INSUFFICIENT_FEE: i32 = -9;
+        match (tx_code, op_code) {
+            (TX_BAD_SEQ, _) => RejectCode::VenueBadSeq,
+            (TX_INSUFFICIENT_FEE, _) => RejectCode::VenueInsufficientFee,
+            (TX_TOO_LATE, _) => RejectCode::VenueTooLate,
+            // ManageSellOfferResultCode: SELL_NO_TRUST, BUY_NO_TRUST, LINE_FULL, UNDERFUNDED,
+            // CROSS_SELF, NOT_FOUND, LOW_RESERVE.
+            (TX_FAILED, Some(-2 | -3)) => RejectCode::VenueNoTrust,
+            (TX_FAILED, Some(-6)) => RejectCode::VenueLineFull,
+            (TX_FAILED, Some(-7)) => RejectCode::VenueUnderfunded,
+            (TX_FAILED, Some(-8)) => RejectCode::VenueCrossSelf,
+            (TX_FAILED, Some(-11)) => RejectCode::VenueOfferNotFound,
+            (TX_FAILED, Some(-12)) => RejectCode::VenueLowReserve,
+            _ => RejectCode::VenueOther,
+        }
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             RejectCode::LockedDown => "locked_down",
@@ -407,6 +433,31 @@ mod tests {
     }
     fn buy(amount: &str, price: &str) -> OrderRequest {
         OrderRequest { side: Side::Buy, amount: a(amount), price: p(price) }
+    }
+
+    #[test]
+    fn venue_refusals_map_to_their_codes() {
+        let cases = [
+            ((-5, None), 500),
+            ((-9, None), 501),
+            ((-3, None), 502),
+            ((-1, Some(-7)), 503),
+            ((-1, Some(-8)), 504),
+            ((-1, Some(-12)), 505),
+            ((-1, Some(-6)), 506),
+            ((-1, Some(-11)), 507),
+            ((-1, Some(-2)), 508),
+            ((-1, Some(-3)), 508),
+            // An operation that succeeded in a failed transaction, an unknown code, a missing one.
+            ((-1, Some(0)), 599),
+            ((-1, Some(-1)), 599),
+            ((-1, None), 599),
+            ((-2, None), 599),
+            ((-7, Some(-7)), 599),
+        ];
+        for ((tx, op), code) in cases {
+            assert_eq!(RejectCode::from_venue(tx, op).code(), code, "tx {tx} op {op:?}");
+        }
     }
 
     #[test]

@@ -28,7 +28,7 @@
 //! same bytes (restore then snapshot is the identity on bytes), which makes snapshots
 //! comparable and testable.
 //!
-//! # Format (version 2)
+//! # Format (version 3)
 //!
 //! ```text
 //!   0        8        12       16       24                40       48
@@ -51,7 +51,8 @@
 //! A change to the body's layout bumps [`SNAPSHOT_VERSION`]; a snapshot of another version is
 //! refused ([`SnapshotError::Version`]) and the caller replays instead. Snapshots are cheap to
 //! rebuild, so there is no migration. Versions: 1, the first; 2, the strategies' states
-//! gained their last refusal (the market maker's mid, the TWAP's released slices).
+//! gained their last refusal (the market maker's mid, the TWAP's released slices); 3, the
+//! balances gained the ledger of the account snapshot they come from.
 
 use core::fmt;
 
@@ -65,7 +66,7 @@ use crate::price::Price;
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"STLGSNAP";
 
 /// The body layout this code writes and reads.
-pub const SNAPSHOT_VERSION: u32 = 2;
+pub const SNAPSHOT_VERSION: u32 = 3;
 
 /// Bytes before the body: magic, version, reserved, seq, state hash, body length.
 pub const SNAPSHOT_HEADER_LEN: usize = 48;

@@ -283,6 +283,8 @@ enum Step {
     TxOk(i64),
     TxFail,
     Sec(u8),
+    /// A trade on the n-th resting offer of ours for this share (‰) of what remains of it.
+    Fill(usize, i64),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -298,6 +300,8 @@ fn step() -> impl Strategy<Value = Step> {
         2 => (1i64..1_000_000).prop_map(Step::TxOk),
         1 => Just(Step::TxFail),
         1 => (0u8..8).prop_map(Step::Sec),
+        // Whole fills as often as partial ones: an order ending is where a hold is released.
+        2 => (0usize..8, prop_oneof![Just(1000i64), 1i64..1000]).prop_map(|(n, share)| Step::Fill(n, share)),
     ]
 }
 
@@ -321,6 +325,8 @@ fn run(steps: &[Step]) -> (Vec<Output>, Vec<[u8; 16]>, Harness) {
     let mut hashes = Vec::new();
     let mut seen = 0;
     let mut pending = std::collections::VecDeque::new();
+    // Trades after every account snapshot's ledger (1) and every result's (7).
+    let (mut ledger, mut trade_id) = (100u32, 0u128);
     for s in steps {
         ts += 1;
         for o in &h.out[seen..] {
@@ -333,6 +339,61 @@ fn run(steps: &[Step]) -> (Vec<Output>, Vec<[u8; 16]>, Harness) {
             Step::TxOk(offer) => {
                 if let Some(i) = pending.pop_front() {
                     drop(h.feed(ts, &created(i, offer, vec![])));
+                }
+            }
+            Step::Fill(n, share) => {
+                let resting: Vec<_> =
+                    h.engine.orders().filter(|o| o.status.is_on_book() && o.offer_id != 0).copied().collect();
+                if !resting.is_empty() {
+                    let o = resting[n % resting.len()];
+                    let base = ((o.amount.stroops() - o.filled.stroops()) * share / 1000).max(1);
+                    let counter = Price::new(o.price.n(), o.price.d())
+                        .unwrap()
+                        .notional_floor(Amount::from_stroops(base).unwrap())
+                        .unwrap();
+                    let before = within_means(&h);
+                    let selling = if o.side == Side::Sell { Asset::Native } else { usd() };
+                    let free = |h: &Harness| h.engine.balances().map(|b| b.available_to_sell(&selling, 0).unwrap());
+                    let free_before = free(&h);
+                    (ledger, trade_id) = (ledger + 1, trade_id + 1);
+                    let (ours, theirs) = (o.offer_id, 4242);
+                    drop(h.feed(
+                        ts,
+                        &Input::Trade(Trade {
+                            pair: 0,
+                            id: trade_id,
+                            ledger,
+                            ledger_close_time: 0,
+                            price: WirePrice { n: o.price.n(), d: o.price.d() },
+                            base_amount_stroops: base,
+                            counter_amount_stroops: counter.stroops(),
+                            base_is_seller: o.side == Side::Sell,
+                            base_offer_id: if o.side == Side::Sell { ours } else { theirs },
+                            counter_offer_id: if o.side == Side::Buy { ours } else { theirs },
+                            base_account: [9; 32],
+                            counter_account: [7; 32],
+                        }),
+                    ));
+                    // What a fill sells leaves the balance and the liabilities alike.
+                    assert!(!before || within_means(&h), "a fill left the account overcommitted");
+                    let after = h.engine.orders().find(|x| x.id == o.id).unwrap();
+                    assert_eq!(after.filled.stroops(), o.filled.stroops() + base, "the fill was booked");
+                    // What was sold is gone: never free to sell again. Only an offer that ended
+                    // frees what it held beyond its fills (the rounding of its liabilities) and its
+                    // subentry's reserve.
+                    if let (Some(was), Some(now), Some(b)) = (free_before, free(&h), h.engine.balances()) {
+                        let sold = if o.side == Side::Sell { base } else { counter.stroops() };
+                        let freed = if after.status.is_terminal() {
+                            let rest = (o.commitment.selling_liabilities.stroops() - sold).max(0);
+                            rest + if selling.is_native() { b.base_reserve.stroops() } else { 0 }
+                        } else {
+                            0
+                        };
+                        assert!(
+                            now.stroops() <= was.stroops() + freed,
+                            "a fill made sold funds free again: {was} -> {now}"
+                        );
+                    }
                 }
             }
             Step::TxFail => {
@@ -372,16 +433,23 @@ fn run(steps: &[Step]) -> (Vec<Output>, Vec<[u8; 16]>, Harness) {
             Step::Place(sell, amount, px) => {
                 let side = if sell { Side::Sell } else { Side::Buy };
                 let before = within_means(&h);
-                let _ = h.engine.place(
-                    0,
-                    side,
-                    Amount::from_stroops(amount).unwrap(),
-                    Price::new(px, 10_000).unwrap(),
-                    &mut h.out,
-                );
+                let (amount, price) = (Amount::from_stroops(amount).unwrap(), Price::new(px, 10_000).unwrap());
+                let accepted = h.engine.place(0, side, amount, price, &mut h.out).is_ok();
                 // An account snapshot may show less than is committed (the balance fell); no
                 // placement may be what takes it there.
                 assert!(!before || within_means(&h), "a placement overcommitted the account");
+                // An accepted order is within the limits in force, at the level in force.
+                let (limits, level) = (*h.engine.limits(), h.engine.validation_level());
+                if accepted {
+                    assert!(amount.stroops() <= limits.order_amount_stroops_max, "amount over the limit");
+                    if level >= ValidationLevel::Standard {
+                        let notional = price.notional_ceil(amount).unwrap().stroops();
+                        assert!(notional <= limits.order_notional_stroops_max, "notional over the limit");
+                        let open = h.engine.orders().filter(|o| !o.status.is_terminal()).count();
+                        assert!(open <= limits.open_orders_pair_max as usize, "open orders over the pair limit");
+                        assert!(open <= limits.open_orders_total_max as usize, "open orders over the total limit");
+                    }
+                }
             }
         }
         if let Err(e) = h.engine.check_aggregates() {
@@ -819,4 +887,119 @@ fn order_statuses_round_trip_through_their_codes() {
     }
     assert_eq!(OrderStatus::from_code(0), None);
     assert_eq!(OrderStatus::from_code(11), None);
+}
+
+/// (balance, selling liabilities) of native and (balance, buying liabilities) of USD.
+fn lines(h: &Harness) -> ((Amount, Amount), (Amount, Amount)) {
+    let b = h.engine.balances().unwrap();
+    let (x, u) = (b.line(&Asset::Native).unwrap(), b.line(&usd()).unwrap());
+    ((x.balance, x.selling_liabilities), (u.balance, u.buying_liabilities))
+}
+
+#[test]
+fn fills_move_balances_and_an_ended_order_gives_back_only_what_it_still_held() {
+    let mut h = Harness::ready();
+    // The account snapshot is of ledger 1; the offer rests from ledger 7.
+    let id = rest_at(&mut h, 10, Side::Sell, "100", "0.1", 555, 7);
+    assert_eq!(lines(&h), ((a("1000"), a("100")), (a("1000"), a("10"))));
+    let free = |h: &Harness| h.engine.balances().unwrap().available_to_sell(&Asset::Native, 0).unwrap();
+    let free_before = free(&h);
+    // 40 sold for 4: as the network books it, off the balance and off the liabilities.
+    h.feed(11, &trade(10, 8, 555, "40", "4"));
+    assert_eq!(lines(&h), ((a("960"), a("60")), (a("1004"), a("6"))));
+    assert_eq!(free(&h), free_before, "a fill moves nothing from what is free to sell");
+    // The rest: the order ends and gives back what it still held — nothing.
+    h.feed(12, &trade(11, 9, 555, "60", "6"));
+    assert_eq!(status(&h, id), OrderStatus::Filled);
+    assert_eq!(lines(&h), ((a("900"), a("0")), (a("1010"), a("0"))));
+    // The XLM sold is not free to sell again; only the offer's subentry reserve (0.5) is.
+    assert_eq!(free(&h), free_before.checked_add(a("0.5")).unwrap());
+}
+
+#[test]
+fn a_fill_the_account_snapshot_already_shows_is_not_booked_twice() {
+    let mut h = Harness::ready();
+    let id = rest_at(&mut h, 10, Side::Sell, "100", "0.1", 555, 7);
+    // The network's view at ledger 8, after 40 were sold: the snapshot is the truth.
+    let Input::Account(mut snap) = snapshot(8, vec![offer(555, "60")]) else { unreachable!() };
+    snap.balances[0].balance_stroops = a("960").stroops();
+    snap.balances[0].selling_liabilities_stroops = a("60").stroops();
+    snap.balances[1].balance_stroops = a("1004").stroops();
+    snap.balances[1].buying_liabilities_stroops = a("6").stroops();
+    h.feed(11, &Input::Account(snap));
+    assert_eq!(h.engine.orders().find(|o| o.id == id).unwrap().filled, a("40"));
+    assert_eq!(lines(&h), ((a("960"), a("60")), (a("1004"), a("6"))));
+    // A later fill of the rest is booked once, and the end gives back nothing more.
+    h.feed(12, &trade(12, 9, 555, "60", "6"));
+    assert_eq!(status(&h, id), OrderStatus::Filled);
+    assert_eq!(lines(&h), ((a("900"), a("0")), (a("1010"), a("0"))));
+}
+
+#[test]
+fn an_offer_found_gone_is_sold_at_once_and_credited_by_the_next_snapshot() {
+    let mut h = Harness::ready();
+    let id = rest_at(&mut h, 10, Side::Sell, "100", "0.1", 555, 7);
+    let free = |h: &Harness| h.engine.balances().unwrap().available_to_sell(&Asset::Native, 0).unwrap();
+    let free_before = free(&h);
+    let mut out = Vec::new();
+    h.engine.cancel(id, &mut out);
+    let cancel = intents_of(&out)[0].id;
+    h.feed(11, &Input::TxFailed(TxFailed { intent: cancel, hash: [6; 32], tx_code: -1, op_codes: vec![-11] }));
+    assert_eq!(status(&h, id), OrderStatus::Filled);
+    // Sold at an unknown ledger: off the balance and the liabilities; the USD comes with a snapshot.
+    assert_eq!(lines(&h), ((a("900"), a("0")), (a("1000"), a("10"))));
+    assert_eq!(free(&h), free_before.checked_add(a("0.5")).unwrap());
+}
+
+#[test]
+fn the_venue_refusing_an_order_is_a_decision_with_its_code_and_a_pattern_escalates() {
+    let mut h = Harness::ready();
+    let refuse = |h: &mut Harness, ts: i64, tx_code: i32, op_codes: Vec<i32>| {
+        let id = h.place(Side::Sell, "10", "0.1").unwrap();
+        let intent = last_intent(h).id;
+        h.feed(ts, &submitted(intent));
+        let out = h.feed(ts + 1, &Input::TxFailed(TxFailed { intent, hash: [5; 32], tx_code, op_codes }));
+        assert_eq!(status(h, id), OrderStatus::Rejected);
+        (id, out)
+    };
+    // A stale sequence number: the venue's code, no incident (the pipeline resyncs).
+    let (id, out) = refuse(&mut h, 10, -5, vec![]);
+    let code = |out: &[Output]| {
+        out.iter().find_map(|o| match o {
+            Output::Decision(d) => Some((d.order, d.reject_code)),
+            _ => None,
+        })
+    };
+    assert_eq!(code(&out), Some((id, RejectCode::VenueBadSeq.code())), "{out:?}");
+    assert!(!out.iter().any(|o| matches!(o, Output::Incident(_))), "{out:?}");
+    // Crossing ourselves is something our checks should have caught: a P3 record of it...
+    let (id, out) = refuse(&mut h, 20, -1, vec![-8]);
+    assert_eq!(code(&out), Some((id, RejectCode::VenueCrossSelf.code())), "{out:?}");
+    let incident = |out: &[Output]| {
+        out.iter().find_map(|o| match o {
+            Output::Incident(i) => Some((i.priority, i.kind)),
+            _ => None,
+        })
+    };
+    let (p3, cross_self) = incident(&out).expect("an incident");
+    assert_eq!(p3, 3, "{out:?}");
+    // ...and, with underfunded refusals, a pattern of them is a P2 at the classifier's threshold.
+    let mut kinds = vec![cross_self];
+    let mut escalated = None;
+    for round in 0..10 {
+        let (id, out) = refuse(&mut h, 30 + 10 * round, -1, vec![-7]);
+        assert_eq!(code(&out), Some((id, RejectCode::VenueUnderfunded.code())), "{out:?}");
+        let (priority, kind) = incident(&out).expect("each is recorded");
+        kinds.push(kind);
+        if priority == 2 {
+            escalated = Some(kind);
+            break;
+        }
+        assert_eq!(priority, 3);
+    }
+    let escalated = escalated.expect("repeated venue mismatches escalate");
+    assert!(!kinds[..kinds.len() - 1].contains(&escalated), "P2 is its own kind: {kinds:?}");
+    // An operation that succeeded in a transaction that failed for another one: `VenueOther`.
+    let (id, out) = refuse(&mut h, 200, -1, vec![0]);
+    assert_eq!(code(&out), Some((id, RejectCode::VenueOther.code())));
 }

@@ -533,6 +533,7 @@ impl Run {
                     let expire = matches!(s, Step::Expire(_));
                     let not_found = matches!(s, Step::Fail(_, true));
                     let count = ops.len();
+                    let placed: Vec<u64> = ops.iter().filter(|(_, cancel)| !cancel).map(|&(order, _)| order).collect();
                     for (order, cancel) in ops {
                         let o = self.model.order(order);
                         if cancel {
@@ -554,7 +555,19 @@ impl Run {
                         self.feed(&Input::TxExpired(TxExpired { intent, hash: [1; 32] }))
                     } else {
                         let (tx_code, op_codes) = if not_found { (-1, vec![-11; count]) } else { (-5, vec![]) };
-                        self.feed(&Input::TxFailed(TxFailed { intent, hash: [1; 32], tx_code, op_codes }))
+                        let out = self.feed(&Input::TxFailed(TxFailed { intent, hash: [1; 32], tx_code, op_codes }));
+                        // Each order the venue refused gets its decision, with the venue's code:
+                        // a stale sequence number (500), or an offer not found (507).
+                        let code = if not_found { 507 } else { 500 };
+                        let decided: Vec<(u64, u16)> = out
+                            .iter()
+                            .filter_map(|o| match o {
+                                Output::Decision(d) => Some((d.order, d.reject_code)),
+                                _ => None,
+                            })
+                            .collect();
+                        assert_eq!(decided, placed.iter().map(|&o| (o, code)).collect::<Vec<_>>(), "after {s:?}");
+                        out
                     }
                 }
                 None => Vec::new(),
@@ -672,6 +685,7 @@ fn the_streams_reach_every_decision_and_status() {
         R::OpenOrdersPairMax.code(),
         R::OpenOrdersTotalMax.code(),
         R::InventoryMax.code(),
+        R::VenueBadSeq.code(),
     ] {
         assert!(seen.0.contains(&code), "no decision {code} in the random streams: {:?}", seen.0);
     }
