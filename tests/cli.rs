@@ -54,6 +54,17 @@ fn verify_a_session_directory_checks_input_and_output() {
     assert_eq!(lines.len(), 3, "{text}");
     assert!(lines[0].starts_with("input: ok: 30 records") && lines[1].starts_with("output: ok: 12 records"), "{text}");
     assert_eq!(lines[2], "checkpoints: none", "a session with no signed checkpoints says so: {text}");
+
+    // Damage in the output journal alone is found and named just the same.
+    let seg = dir.path().join("output").join("000000000000.seg");
+    let mut b = std::fs::read(&seg).unwrap();
+    b[256 + 2 * 144 + 40] ^= 0x10;
+    std::fs::write(&seg, &b).unwrap();
+    let out = starlog(&["audit", "verify", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let line = stderr_line(&out);
+    assert!(line.starts_with("starlog: output: corrupt journal: segment "), "{line}");
+    assert!(line.contains("output/000000000000.seg offset 544 seq 3"), "{line}");
 }
 
 #[test]

@@ -782,6 +782,36 @@ fn a_second_client_trading_from_our_account_locks_down() {
     let text = String::from_utf8_lossy(&csv.stdout);
     assert!(text.starts_with("seq,timestamp_ns,source,kind,detail\n"), "{text}");
     assert!(text.contains(",input,session_start,"), "{text}");
+    let seqs: Vec<u64> = text.lines().skip(1).map(|l| l.split(',').next().unwrap().parse().unwrap()).collect();
+    assert!(seqs.iter().all(|&s| s <= 20) && seqs.contains(&20), "--to 20 ends at 20: {seqs:?}");
+
+    // Every signature made, and by which store: each submission names the key and its store.
+    let show = |args: &[&str]| -> Vec<serde_json::Value> {
+        let out = starlog(&[&["audit", "show", session][..], args, &["--format", "json"]].concat()).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let submitted = show(&["--kind", "tx_submitted"]);
+    assert!(!submitted.is_empty(), "the session submitted transactions");
+    for e in &submitted {
+        let detail = e["detail"].as_str().unwrap();
+        assert!(detail.contains(&format!("signed by {account} with a env key")), "{detail}");
+    }
+    // Decisions with their reject codes by name, and the lockdown's cancels among the intents.
+    let decisions = show(&["--kind", "decision"]);
+    assert!(decisions.iter().any(|e| e["detail"].as_str().unwrap().contains("accepted")), "{decisions:?}");
+    // A window: --from and --to bound it on both sides, outputs carrying their input's seq.
+    let window = show(&["--from", &(seq - 2).to_string(), "--to", &seq.to_string()]);
+    assert!(window.iter().all(|e| (seq - 2..=seq).contains(&e["seq"].as_u64().unwrap())), "{window:?}");
+    assert!(window.iter().any(|e| e["kind"] == "incident" && e["seq"] == seq), "the P0 is in its window");
+    // The table: one line per entry, inputs marked `>` and outputs `<`.
+    let table =
+        starlog(&["audit", "show", session, "--from", &seq.to_string(), "--to", &seq.to_string()]).output().unwrap();
+    let text = String::from_utf8_lossy(&table.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), window.iter().filter(|e| e["seq"] == seq).count(), "{text}");
+    assert!(lines[0].contains(" > ") && lines.iter().skip(1).all(|l| l.contains(" < ")), "{text}");
+    assert!(lines.iter().any(|l| l.contains("incident") && l.contains("P0")), "{text}");
 }
 
 #[test]

@@ -282,6 +282,8 @@ fn a_signing_session_over_every_store_leaks_nothing() {
                     sequence: params.sequence,
                     max_time: params.max_time,
                     fee_stroops: 100,
+                    signed_by: *seed.public_key().as_bytes(),
+                    key_store: starlog_engine::events::key_store::PKCS11,
                 })
             }
             Err(e) => {

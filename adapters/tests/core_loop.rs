@@ -295,6 +295,57 @@ fn signed_checkpoints_pin_both_chains_against_truncation_and_other_keys() {
     assert!(matches!(checkpoint::verify(dir.path(), None), Err(CheckpointError::Malformed { line: 1, .. })));
 }
 
+/// Whoever can write the files can edit a record and rebuild the whole chain after it: the
+/// journal then verifies on its own. Only a chain head signed before the edit, with a key the
+/// editor does not hold, tells — at the first checkpoint past the edit.
+#[test]
+fn an_edited_journal_rechained_verifies_alone_but_not_against_a_signed_checkpoint() {
+    use starlog_adapters::checkpoint::{self, Checkpoint, CheckpointError, Head};
+    use starlog_adapters::keys::{Seed, SeedSigner, Signer, StoreKind};
+    use starlog_journal::{JournalOptions, JournalWriter};
+    let mut key = SeedSigner::new(&Seed::from_bytes([1; 32]), StoreKind::Env, "test".into());
+    let head = |c: starlog_journal::Commit| Head { seq: c.last_seq, chain: c.chain_head };
+    let dir = tempfile::tempdir().unwrap();
+    let core = run(dir.path(), engine(), &script(), 4);
+    let signed = Checkpoint::sign(&mut key, 1, head(core.input_head()), head(core.output_head())).unwrap();
+    checkpoint::append(dir.path(), &signed).unwrap();
+    drop(core);
+    assert!(checkpoint::verify(dir.path(), Some(&key.public_key())).is_ok());
+
+    // One byte of one input's payload changed, every record written again: a fresh chain.
+    let input = dir.path().join(INPUT_DIR);
+    let records: Vec<(u16, i64, Vec<u8>)> = JournalReader::open(&input)
+        .unwrap()
+        .iter()
+        .map(|r| r.unwrap())
+        .map(|r| (r.kind, r.timestamp_ns, r.payload.to_vec()))
+        .collect();
+    std::fs::remove_dir_all(&input).unwrap();
+    let opts = JournalOptions { segment_size_bytes: SEGMENT, durability: Durability::None, sync_hook: None };
+    let (mut w, _) = JournalWriter::open(&input, opts).unwrap();
+    let edited = records.len() / 2;
+    for (i, (kind, ts, mut payload)) in records.into_iter().enumerate() {
+        if i == edited {
+            let last = payload.len() - 1;
+            payload[last] ^= 0x01;
+        }
+        w.append(kind, ts, &payload).unwrap();
+        if i % 4 == 3 {
+            w.commit().unwrap();
+        }
+    }
+    let rechained = w.commit().unwrap();
+    drop(w);
+    assert_eq!(rechained.last_seq, signed.input.seq, "the same records, seq for seq");
+    assert_ne!(rechained.chain_head, signed.input.chain, "another history");
+    let alone = JournalReader::open(&input).unwrap().verify().unwrap();
+    assert_eq!(alone.chain_head, rechained.chain_head, "the edited journal verifies on its own");
+    assert_eq!(
+        checkpoint::verify(dir.path(), Some(&key.public_key())),
+        Err(CheckpointError::Mismatch { line: 1, journal: "input", seq: signed.input.seq })
+    );
+}
+
 fn copy_snapshots(from: &Path, to: &Path) {
     let dir = to.join(SNAPSHOT_DIR);
     std::fs::create_dir_all(&dir).unwrap();

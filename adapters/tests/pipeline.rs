@@ -213,8 +213,15 @@ fn a_resync_waits_until_nothing_is_in_flight() {
 #[test]
 fn restore_rebuilds_the_identical_envelope() {
     let (_, hash, _) = sent();
-    let submitted =
-        starlog_engine::events::TxSubmitted { intent: 1, hash, sequence: 42, max_time: NOW + 30, fee_stroops: 100 };
+    let submitted = starlog_engine::events::TxSubmitted {
+        intent: 1,
+        hash,
+        sequence: 42,
+        max_time: NOW + 30,
+        fee_stroops: 100,
+        signed_by: *starlog_adapters::keys::Signer::public_key(&signer()).as_bytes(),
+        key_store: starlog_engine::events::key_store::ENV,
+    };
     let mut fresh = pipeline();
     let mut actions = Vec::new();
     fresh.restore(&intent(1), &submitted, &mut signer(), &mut actions).unwrap();

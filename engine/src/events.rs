@@ -265,7 +265,7 @@ pub struct AccountSnapshot {
     pub offers: Vec<OfferSnapshot>,
 }
 
-/// A transaction carrying one of our intents was sent to the network.
+/// A transaction carrying one of our intents was signed and sent to the network.
 #[derive(Archive, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[rkyv(derive(Debug))]
 pub struct TxSubmitted {
@@ -274,6 +274,37 @@ pub struct TxSubmitted {
     pub sequence: i64,
     pub max_time: u64,
     pub fee_stroops: i64,
+    /// The public key that signed it (all zero: nothing was signed, a simulated submission).
+    pub signed_by: [u8; 32],
+    /// The kind of store that holds that key: a [`key_store`] code.
+    pub key_store: u8,
+}
+
+/// Codes of the kinds of key store a transaction is signed from ([`TxSubmitted::key_store`]).
+/// Stable: journaled.
+pub mod key_store {
+    /// Not signed (a backtest's simulated submission).
+    pub const NONE: u8 = 0;
+    /// A seed in an environment variable (development and testing only).
+    pub const ENV: u8 = 1;
+    /// An encrypted key file.
+    pub const FILE: u8 = 2;
+    /// A PKCS#11 token (an HSM).
+    pub const PKCS11: u8 = 3;
+    /// A Vault (OpenBao) transit key.
+    pub const VAULT: u8 = 4;
+
+    /// The store's name, as key URIs spell it.
+    pub const fn name(code: u8) -> &'static str {
+        match code {
+            NONE => "none",
+            ENV => "env",
+            FILE => "file",
+            PKCS11 => "pkcs11",
+            VAULT => "vault",
+            _ => "unknown",
+        }
+    }
 }
 
 /// What a ManageOffer operation did to the offer it named or created.

@@ -123,8 +123,15 @@ fn the_hot_path_does_not_allocate() {
 
 /// The inputs that carry intent `intent` through submission to its result `effect` on `offer_id`.
 fn settle(intent: u64, effect: OfferEffect, offer_id: i64) -> [Vec<u8>; 2] {
-    let submitted =
-        Input::TxSubmitted(TxSubmitted { intent, hash: [4; 32], sequence: 1, max_time: 0, fee_stroops: 100 });
+    let submitted = Input::TxSubmitted(TxSubmitted {
+        intent,
+        hash: [4; 32],
+        sequence: 1,
+        max_time: 0,
+        fee_stroops: 100,
+        signed_by: [9; 32],
+        key_store: 2,
+    });
     let result = Input::TxSucceeded(TxSucceeded {
         intent,
         hash: [4; 32],

@@ -510,7 +510,15 @@ fn status(h: &Harness, id: u64) -> OrderStatus {
 }
 
 fn submitted(intent: u64) -> Input {
-    Input::TxSubmitted(TxSubmitted { intent, hash: [4; 32], sequence: 101, max_time: 99, fee_stroops: 100 })
+    Input::TxSubmitted(TxSubmitted {
+        intent,
+        hash: [4; 32],
+        sequence: 101,
+        max_time: 99,
+        fee_stroops: 100,
+        signed_by: ACCOUNT,
+        key_store: 2,
+    })
 }
 
 fn created(intent: u64, offer_id: i64, claims: Vec<Claim>) -> Input {

@@ -462,6 +462,8 @@ impl Run {
                         sequence: 1,
                         max_time: 1,
                         fee_stroops: 100,
+                        signed_by: [9; 32],
+                        key_store: 2,
                     }))
                 }
                 _ => Vec::new(),

@@ -162,6 +162,8 @@ fn run(kind: u8, steps: &[Step]) -> (Vec<(i64, Input)>, Vec<Vec<Output>>, Engine
                     sequence: 101,
                     max_time: 99,
                     fee_stroops: 100,
+                    signed_by: [9; 32],
+                    key_store: 2,
                 }),
                 None => Input::Timer(Timer {}),
             },

@@ -9,8 +9,9 @@ use std::path::Path;
 use serde_json::{Value, json};
 use starlog_adapters::core_loop::{INPUT_DIR, OUTPUT_DIR};
 use starlog_adapters::snapshots;
+use starlog_engine::AccountId;
 use starlog_engine::engine::Engine;
-use starlog_engine::events::{self, ArchivedInput, ArchivedWireAsset, ArchivedWirePrice};
+use starlog_engine::events::{self, ArchivedInput, ArchivedWireAsset, ArchivedWirePrice, key_store};
 use starlog_engine::incident::{IncidentKind, Priority};
 use starlog_engine::lifecycle::OrderStatus;
 use starlog_engine::outputs::{self, ArchivedOutput};
@@ -117,12 +118,18 @@ fn input_entry(input: &ArchivedInput) -> (&'static str, String) {
         ArchivedInput::TxSubmitted(t) => (
             "tx_submitted",
             format!(
-                "intent {} tx {} sequence {} max_time {} fee {}",
+                "intent {} tx {} sequence {} max_time {} fee {} signed by {} with a {} key",
                 t.intent.to_native(),
                 short(&t.hash),
                 t.sequence.to_native(),
                 t.max_time.to_native(),
-                t.fee_stroops.to_native()
+                t.fee_stroops.to_native(),
+                if t.signed_by == [0; 32] {
+                    "nobody".to_owned()
+                } else {
+                    AccountId::from_bytes(t.signed_by).to_string()
+                },
+                key_store::name(t.key_store)
             ),
         ),
         ArchivedInput::TxSucceeded(t) => {

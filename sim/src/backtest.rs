@@ -413,6 +413,8 @@ impl Run {
                 sequence: self.venue.sequence + 1,
                 max_time: u64::try_from(now_ns / 1_000_000_000 + 30).unwrap_or(0),
                 fee_stroops: fee,
+                signed_by: [0; 32],
+                key_store: events::key_store::NONE,
             });
             self.feed(&submitted, now_ns)?;
         }

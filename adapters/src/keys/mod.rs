@@ -121,6 +121,17 @@ pub enum StoreKind {
 }
 
 impl StoreKind {
+    /// The store's journaled code ([`starlog_engine::events::key_store`]).
+    pub const fn code(self) -> u8 {
+        use starlog_engine::events::key_store;
+        match self {
+            StoreKind::Env => key_store::ENV,
+            StoreKind::File => key_store::FILE,
+            StoreKind::Pkcs11 => key_store::PKCS11,
+            StoreKind::Vault => key_store::VAULT,
+        }
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             StoreKind::Env => "env",

@@ -225,6 +225,8 @@ impl Pipeline {
             sequence,
             max_time,
             fee_stroops: fee * intent.ops.len() as i64,
+            signed_by: *signer.public_key().as_bytes(),
+            key_store: signer.store().code(),
         }));
         self.pending.insert(hash, Pending { intent: intent.id, envelope: envelope.clone(), max_time });
         actions.push(Action::Submit { hash, envelope });
