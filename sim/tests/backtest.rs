@@ -330,3 +330,46 @@ proptest! {
         prop_assert!(base >= 0 && counter >= 0);
     }
 }
+
+/// One slice of 10 sold into the bid at 0.1 on arrival, then the market falls and rises: the
+/// report's marked PnL, drawdown and inventory series are those of a short of 10 XLM for 1 USD,
+/// worked out by hand.
+#[test]
+fn marked_pnl_drawdown_and_the_inventory_series_follow_the_mid() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = Recording::start(dir.path());
+    r.book(1_000, &[("0.1", 15), ("0.099", 100)], &[("0.101", 100)]);
+    r.book(1_500, &[("0.1", 15), ("0.099", 100)], &[("0.101", 100)]);
+    // Mid 0.09: the short gains. Mid 0.12: it loses.
+    r.book(3_000, &[("0.089", 100)], &[("0.091", 100)]);
+    r.book(5_000, &[("0.119", 100)], &[("0.121", 100)]);
+    r.book(7_000, &[("0.119", 100)], &[("0.121", 100)]);
+    r.finish();
+    let spec = twap(&[
+        ("total_amount", "10"),
+        ("slices", "1"),
+        ("duration_s", "1"),
+        ("aggressiveness_bps", "50"),
+        ("latency_ms", "100"),
+        ("timer_ms", "500"),
+    ]);
+    let report = run(dir.path(), &spec);
+    let sold: i64 = report.fills.iter().map(|f| f.base_stroops).sum();
+    let got: i64 = report.fills.iter().map(|f| f.counter_stroops).sum();
+    assert_eq!((sold, got), (10 * UNIT, UNIT), "10 XLM sold at 0.1: {:?}", report.fills);
+    let short = -10 * i128::from(UNIT);
+    assert_eq!(report.position_base_stroops, short);
+    // Marked at the last mid, 0.12: 1 USD received, 1.2 USD to buy it back.
+    let marked_at = |mid_milli: i128| i128::from(UNIT) + short * mid_milli / 1000;
+    assert_eq!((report.realised_stroops, report.pnl_stroops), (0, marked_at(120)));
+    // The best mark was at 0.09 (+0.1 USD); from there to 0.12 (-0.2 USD) is the drawdown.
+    assert_eq!(report.max_drawdown_stroops, marked_at(90) - marked_at(120));
+    let after_fill: Vec<_> = report.series.iter().filter(|s| s.position_base_stroops != 0).collect();
+    assert!(!after_fill.is_empty(), "{:?}", report.series);
+    assert!(after_fill.iter().all(|s| s.position_base_stroops == short), "{:?}", report.series);
+    assert_eq!(after_fill.iter().map(|s| s.pnl_stroops).max(), Some(marked_at(90)), "{:?}", report.series);
+    assert_eq!(report.series.last().map(|s| s.pnl_stroops), Some(marked_at(120)), "{:?}", report.series);
+    let json = report.to_json();
+    assert_eq!(json["pnl"]["marked_stroops"], serde_json::json!(marked_at(120) as i64), "{json}");
+    assert_eq!(json["pnl"]["max_drawdown_stroops"], serde_json::json!((marked_at(90) - marked_at(120)) as i64));
+}

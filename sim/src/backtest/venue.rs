@@ -177,7 +177,8 @@ impl Venue {
         let ops = intent.ops.len() as i64;
         let fee = self.exec.fee_per_op_stroops.saturating_mul(ops);
         let hash = intent_hash(intent.id);
-        self.sequence += 1;
+        // A fee the account cannot pay: refused before it is applied, so nothing is spent, not
+        // even the sequence number.
         if self.account.balance(&Asset::Native) - fee < 0 {
             return TxOutcome::Failed(TxFailed {
                 intent: intent.id,
@@ -186,6 +187,7 @@ impl Venue {
                 op_codes: Vec::new(),
             });
         }
+        self.sequence += 1;
         self.account.add(&Asset::Native, -fee);
         let before = self.account.clone();
         let mut results = Vec::with_capacity(intent.ops.len());
@@ -522,4 +524,111 @@ pub(super) fn intent_hash(intent: u64) -> [u8; 32] {
     hash[..8].copy_from_slice(b"backtest");
     hash[24..].copy_from_slice(&intent.to_be_bytes());
     hash
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use starlog_engine::AccountId;
+
+    const UNIT: i64 = 10_000_000;
+
+    /// A venue for XLM/USD with 100 XLM and 100 USD, an empty recorded book, and `orders`
+    /// accepted by the engine (id, side, base units, price).
+    fn venue(orders: &[(u64, Side, i64, &str)]) -> Venue {
+        let usd = Asset::credit("USD", AccountId::from_bytes([7; 32])).unwrap();
+        let pair = Pair::new(Asset::Native, usd).unwrap();
+        Venue {
+            pair,
+            exec: ExecParams::DEFAULT,
+            account: Account {
+                lines: vec![(Asset::Native, 100 * UNIT), (usd, 100 * UNIT)],
+                offers: BTreeMap::new(),
+                taken_bids: BTreeMap::new(),
+                taken_asks: BTreeMap::new(),
+                next_offer_id: 1,
+            },
+            book: Book::new(),
+            book_seq: 0,
+            sequence: 10,
+            orders: orders
+                .iter()
+                .map(|&(id, side, units, p)| (id, (side, units * UNIT, Price::from_decimal_str(p).unwrap())))
+                .collect(),
+            next_trade_id: 0,
+            first_ns: 0,
+        }
+    }
+
+    /// An intent creating an offer for each of `orders`.
+    fn intent(v: &Venue, id: u64, orders: &[u64]) -> Intent {
+        let ops: Vec<OfferOp> = orders
+            .iter()
+            .map(|o| {
+                let (side, amount, price) = v.orders[o];
+                let (selling, buying) = match side {
+                    Side::Sell => (v.pair.selling(), v.pair.buying()),
+                    Side::Buy => (v.pair.buying(), v.pair.selling()),
+                };
+                OfferOp {
+                    order: *o,
+                    selling: selling.into(),
+                    buying: buying.into(),
+                    amount_stroops: amount,
+                    price: price.into(),
+                    offer_id: 0,
+                }
+            })
+            .collect();
+        Intent { id, ops: ops.into() }
+    }
+
+    #[test]
+    fn the_fee_is_per_operation_and_every_operation_applies() {
+        let mut v = venue(&[(1, Side::Sell, 10, "0.2"), (2, Side::Sell, 5, "0.3"), (3, Side::Buy, 10, "0.1")]);
+        let i = intent(&v, 7, &[1, 2, 3]);
+        let TxOutcome::Succeeded(ok, fills) = v.execute(&i, 1) else { panic!("applies") };
+        assert_eq!((ok.fee_charged_stroops, ok.ops.len(), fills.len()), (300, 3, 0));
+        assert_eq!(v.account.balance(&Asset::Native), 100 * UNIT - 300);
+        assert_eq!((v.account.offers.len(), v.sequence), (3, 11));
+    }
+
+    #[test]
+    fn a_failed_operation_undoes_the_others_and_the_fee_and_sequence_are_still_spent() {
+        // The second sells more XLM than the account holds.
+        let mut v = venue(&[(1, Side::Sell, 10, "0.2"), (2, Side::Sell, 500, "0.3")]);
+        let i = intent(&v, 7, &[1, 2]);
+        let TxOutcome::Failed(failed) = v.execute(&i, 1) else { panic!("fails") };
+        assert_eq!(
+            (failed.tx_code, failed.op_codes.clone()),
+            (TX_FAILED, vec![op_code::SUCCESS, op_code::UNDERFUNDED])
+        );
+        assert!(v.account.offers.is_empty(), "the first operation was undone with the transaction");
+        assert_eq!(v.account.balance(&Asset::Native), 100 * UNIT - 200, "both operations' fees are spent");
+        assert_eq!(v.sequence, 11);
+        // A buy crossing our own resting sell: CROSS_SELF, the sell left as it was.
+        let mut v = venue(&[(1, Side::Sell, 10, "0.2"), (2, Side::Buy, 10, "0.25")]);
+        assert!(matches!(v.execute(&intent(&v, 1, &[1]), 1), TxOutcome::Succeeded(..)));
+        let TxOutcome::Failed(failed) = v.execute(&intent(&v, 2, &[2]), 2) else { panic!("fails") };
+        assert_eq!(failed.op_codes, vec![op_code::CROSS_SELF]);
+        assert_eq!(v.account.offers.len(), 1);
+        // Cancelling an offer that is not there: NOT_FOUND.
+        let cancel = Intent {
+            id: 3,
+            ops: vec![OfferOp { amount_stroops: 0, offer_id: 99, ..intent(&v, 3, &[1]).ops[0] }].into(),
+        };
+        let TxOutcome::Failed(failed) = v.execute(&cancel, 3) else { panic!("fails") };
+        assert_eq!(failed.op_codes, vec![op_code::NOT_FOUND]);
+    }
+
+    #[test]
+    fn a_fee_the_account_cannot_pay_is_refused_for_free() {
+        let mut v = venue(&[(1, Side::Sell, 10, "0.2")]);
+        v.account.lines[0].1 = 50;
+        let TxOutcome::Failed(failed) = v.execute(&intent(&v, 7, &[1]), 1) else { panic!("refused") };
+        assert_eq!((failed.tx_code, failed.op_codes.len()), (TX_INSUFFICIENT_BALANCE, 0));
+        assert_eq!(v.account.balance(&Asset::Native), 50, "no fee taken");
+        assert_eq!(v.sequence, 10, "never applied: the sequence number is not used up");
+        assert!(v.account.offers.is_empty());
+    }
 }
