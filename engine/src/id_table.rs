@@ -75,7 +75,16 @@ impl<T: Keyed> IdTable<T> {
         } else {
             self.chunks.partition_point(|c| first_id(c) <= id).checked_sub(1)?
         };
-        let index = self.chunks.get(chunk)?.binary_search_by_key(&id, Keyed::key).ok()?;
+        let entries = self.chunks.get(chunk)?;
+        // Ids are handed out in order, so a chunk usually holds a run of consecutive ids: try the
+        // entry at the id's offset from the chunk's first before searching.
+        let guess = id.checked_sub(first_id(entries)).and_then(|d| usize::try_from(d).ok());
+        if let Some(guess) = guess
+            && entries.get(guess).is_some_and(|e| e.key() == id)
+        {
+            return Some((chunk, guess));
+        }
+        let index = entries.binary_search_by_key(&id, Keyed::key).ok()?;
         Some((chunk, index))
     }
 

@@ -97,6 +97,19 @@ pub struct MarketMakerParams {
     pub inventory_skew_pct: u32,
 }
 
+/// Is `price` further than `tolerance_bps` from the target `tn/td` (relative to the target)?
+/// Exact: with `tn`, `td` below 2^79 and `price`'s terms below 2^31, every product is below
+/// 2^124; a tolerance too large to multiply out is never exceeded.
+fn off_target(price: Price, tn: u128, td: u128, tolerance_bps: u128) -> bool {
+    let (pn, pd) = (u128::from(price.n().unsigned_abs()), u128::from(price.d().unsigned_abs()));
+    let (Some(lhs), Some(rhs)) = (pn.checked_mul(td), tn.checked_mul(pd)) else { return false };
+    let Some(distance) = lhs.abs_diff(rhs).checked_mul(10_000) else { return true };
+    match rhs.checked_mul(tolerance_bps) {
+        Some(allowed) => distance > allowed,
+        None => false,
+    }
+}
+
 impl MarketMakerParams {
     /// Set a parameter by its configuration name (`spread_bps`, `levels`, …) from text.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
@@ -158,12 +171,19 @@ impl MarketMaker {
 
     /// The target price of `level` on `side` around `mid = m/d`.
     fn target(&self, side: Side, level: u32, m: u128, d: u128) -> Option<Price> {
+        let (num, den) = self.target_exact(side, level, m, d)?;
+        Price::approximate(num, den).ok()
+    }
+
+    /// The target of [`MarketMaker::target`] as the exact fraction `num/den` it approximates:
+    /// `mid × (1 ∓ offset)`. With `m`, `d` below 2^64, both are below 2^79.
+    fn target_exact(&self, side: Side, level: u32, m: u128, d: u128) -> Option<(u128, u128)> {
         let offset = u128::from(self.params.spread_bps / 2 + level * self.params.level_spacing_bps);
         let factor = match side {
             Side::Buy => 10_000u128.checked_sub(offset).filter(|f| *f > 0)?,
             Side::Sell => 10_000 + offset,
         };
-        Price::approximate(m.checked_mul(factor)?, d.checked_mul(10_000)?).ok()
+        Some((m.checked_mul(factor)?, d.checked_mul(10_000)?))
     }
 
     /// The account's balances of the pair's base and counter (0 when unknown).
@@ -243,21 +263,19 @@ impl Strategy for MarketMaker {
                 if order.is_some_and(|o| !matches!(o.status, OrderStatus::Open | OrderStatus::PartiallyFilled)) {
                     continue;
                 }
-                let Some(target) = self.target(side, level, m, d) else { continue };
                 match order {
                     Some(o) => {
                         // |price − target| / target > tolerance → replace (cancel now; the slot
-                        // frees when the cancel lands and a new quote goes in then).
-                        let (pn, pd, tn, td) =
-                            (o.price.n() as i128, o.price.d() as i128, target.n() as i128, target.d() as i128);
-                        let distance = (pn * td - tn * pd).abs() * 10_000;
-                        let off = distance > (tn * pd) * tolerance as i128;
-                        if off {
+                        // frees when the cancel lands and a new quote goes in then). Against the
+                        // exact target: no price needs approximating to keep a quote.
+                        let Some((tn, td)) = self.target_exact(side, level, m, d) else { continue };
+                        if off_target(o.price, tn, td, tolerance) {
                             actions.push(Action::Cancel { order: o.id });
                             self.pending.push((side, level as usize));
                         }
                     }
                     None if !size.is_zero() => {
+                        let Some(target) = self.target(side, level, m, d) else { continue };
                         actions.push(Action::Place { pair, side, amount: size, price: target });
                         self.pending.push((side, level as usize));
                     }
@@ -377,5 +395,30 @@ impl MarketMaker {
             None => return Err(corrupt("a value after an empty option")),
         };
         Ok(MarketMaker { params, bids, asks, pending, checked_mid, checked_funds, refused, ended_seen: None })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quote_is_off_target_only_beyond_the_tolerance() {
+        let p = |n, d| Price::new(n, d).unwrap();
+        // Target 1/10 exactly (as m·factor / d·10 000 would give it); tolerance 15 bps.
+        let (tn, td) = (1_000u128, 10_000u128);
+        assert!(!off_target(p(1, 10), tn, td, 15));
+        // 0.15 % away: on the line, kept; a hair further: replaced. Both directions.
+        assert!(!off_target(p(10_015, 100_000), tn, td, 15));
+        assert!(!off_target(p(9_985, 100_000), tn, td, 15));
+        assert!(off_target(p(100_151, 1_000_000), tn, td, 15));
+        assert!(off_target(p(99_849, 1_000_000), tn, td, 15));
+        // The same target in other terms, and the largest terms a mid can give.
+        assert!(!off_target(p(10_015, 100_000), tn * 7, td * 7, 15));
+        let big = 1u128 << 78;
+        assert!(!off_target(p(1, 1), big, big, 0));
+        assert!(off_target(p(2, 1), big, big, 0));
+        // A tolerance too large to multiply out is never exceeded.
+        assert!(!off_target(p(i32::MAX, 1), big, big, u128::MAX));
     }
 }
