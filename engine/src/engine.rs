@@ -61,6 +61,11 @@ pub mod refused {
     pub const TIME_BACKWARDS: u16 = 8;
 }
 
+/// The session's security level codes: 1 development, 2 testing, 3 staging, 4 production
+/// (which key stores the process may sign from is the adapters' business; the engine records
+/// the level for the audit and refuses a session start with any other code).
+pub const SECURITY_LEVELS: core::ops::RangeInclusive<u8> = 1..=4;
+
 /// `Control.what` codes; stable.
 pub mod control {
     pub const HALT: u16 = 1;
@@ -311,7 +316,7 @@ impl Engine {
             out.push(refuse(seq, refused::BAD_SESSION));
             return;
         };
-        if pairs.is_empty() || pairs.len() > usize::from(u16::MAX) {
+        if pairs.is_empty() || pairs.len() > usize::from(u16::MAX) || !SECURITY_LEVELS.contains(&s.security_level) {
             out.push(refuse(seq, refused::BAD_SESSION));
             return;
         }
@@ -1182,6 +1187,15 @@ impl Engine {
         self.orders.len().hash(&mut h);
         for o in self.orders.iter() {
             o.hash(&mut h);
+        }
+        // The intents still open, and which order each operation serves: what their results
+        // will settle.
+        self.intents.len().hash(&mut h);
+        for (id, ops) in self.intents.iter() {
+            (id, ops.len()).hash(&mut h);
+            for op in ops.iter() {
+                op.hash(&mut h);
+            }
         }
         self.throttler.state_hash_into(&mut h);
         self.incidents.state_hash_into(&mut h);

@@ -45,8 +45,8 @@
 //!   one byte (0 or 1, anything else is corrupt), collections as a `u32` count then the
 //!   elements, maps in ascending key order, prices as stored `n`, `d` (`i32` each, not reduced).
 //! - `checksum` (u64): XXH3-64 of every byte before it. The state hash covers the state that
-//!   decides outputs; the checksum also covers what the hash leaves out (the in-flight intents'
-//!   operations, the strategies' scratch lists), so no flipped bit goes unnoticed.
+//!   decides outputs, the open intents' operations included; the checksum also covers what the
+//!   hash leaves out (the strategies' scratch lists), so no flipped bit goes unnoticed.
 //!
 //! A change to the body's layout bumps [`SNAPSHOT_VERSION`]; a snapshot of another version is
 //! refused ([`SnapshotError::Version`]) and the caller replays instead. Snapshots are cheap to

@@ -132,6 +132,12 @@ fn the_session_comes_first_and_once() {
     let mut h = Harness::new();
     let refused_with =
         |out: Vec<Output>, reason| matches!(out.as_slice(), [Output::InputRefused(r)] if r.reason == reason);
+    // A security level that is none of development, testing, staging, production.
+    for level in [0, 5, 255] {
+        let Input::SessionStart(mut s) = session() else { unreachable!() };
+        s.security_level = level;
+        assert!(refused_with(h.feed(1, &Input::SessionStart(s)), refused::BAD_SESSION), "level {level}");
+    }
     assert!(refused_with(h.feed(1, &book((1, 2), (2, 2))), refused::NO_SESSION));
     assert!(h.feed(2, &session()).is_empty());
     assert!(refused_with(h.feed(3, &session()), refused::SESSION_AGAIN));
@@ -1010,4 +1016,73 @@ fn the_venue_refusing_an_order_is_a_decision_with_its_code_and_a_pattern_escalat
     // An operation that succeeded in a transaction that failed for another one: `VenueOther`.
     let (id, out) = refuse(&mut h, 200, -1, vec![0]);
     assert_eq!(code(&out), Some((id, RejectCode::VenueOther.code())));
+}
+
+/// The balance and reserve refusals, in the network's terms, and the reference-price and
+/// overflow refusals, each produced through the engine (not only by the check functions).
+#[test]
+fn balance_reserve_reference_and_overflow_refusals_through_the_engine() {
+    let decided = |h: &Harness| {
+        h.out.iter().rev().find_map(|x| match x {
+            Output::Decision(d) => Some(d.reject_code),
+            _ => None,
+        })
+    };
+    // No USD trustline: selling USD (a buy of XLM sells USD) and buying USD.
+    let mut h = Harness::new();
+    h.feed(1, &session());
+    h.feed(2, &book((99, 1000), (101, 1000)));
+    let Input::Account(mut no_usd) = account(a("1000").stroops(), 0) else { unreachable!() };
+    no_usd.balances.truncate(1);
+    h.feed(3, &Input::Account(no_usd.clone()));
+    assert_eq!(h.place(Side::Buy, "1", "0.1"), Err(RejectCode::SellNoTrust));
+    assert_eq!(h.place(Side::Sell, "1", "0.1"), Err(RejectCode::BuyNoTrust));
+    assert_eq!(decided(&h), Some(RejectCode::BuyNoTrust.code()));
+    // An XLM balance at the minimum: one more offer's subentry reserve does not fit.
+    let mut low = no_usd.clone();
+    low.balances = match account(a("1.5").stroops(), a("10").stroops()) {
+        Input::Account(x) => x.balances,
+        _ => unreachable!(),
+    };
+    h.feed(4, &Input::Account(low));
+    assert_eq!(h.place(Side::Buy, "1", "0.1"), Err(RejectCode::LowReserve));
+    // A USD line whose limit has no room for what a sell would receive.
+    let Input::Account(mut full) = account(a("1000").stroops(), a("1000").stroops()) else { unreachable!() };
+    full.balances[1].limit_stroops = a("1000.05").stroops();
+    h.feed(5, &Input::Account(full));
+    assert_eq!(h.place(Side::Sell, "1", "0.1"), Err(RejectCode::LineFull));
+    assert!(h.place(Side::Sell, "0.5", "0.1").is_ok(), "0.05 USD fits the room left");
+    // An amount whose notional does not fit in i64 stroops.
+    h.feed(6, &operator(Command::SetValidationLevel { level: ValidationLevel::Standard as u8 }));
+    h.feed(7, &operator(Command::SetLimit { limit: 1, value: i64::MAX }));
+    h.feed(8, &operator(Command::SetLimit { limit: 2, value: i64::MAX }));
+    let huge = Amount::from_stroops(i64::MAX / 2).unwrap();
+    assert_eq!(h.engine.place(0, Side::Sell, huge, p("1000"), &mut h.out), Err(RejectCode::AmountOverflow));
+    // PARANOID: no order without a two-sided book to check the price against.
+    let mut h = Harness::new();
+    h.feed(1, &session());
+    h.feed(2, &account(a("1000").stroops(), a("1000").stroops()));
+    h.feed(3, &operator(Command::SetValidationLevel { level: ValidationLevel::Paranoid as u8 }));
+    assert_eq!(h.place(Side::Sell, "1", "0.1"), Err(RejectCode::NoReferencePrice));
+    assert_eq!(decided(&h), Some(RejectCode::NoReferencePrice.code()));
+}
+
+/// Locked down while orders are in flight: they have no offer ids yet, so they are cancelled
+/// when their results arrive, and nothing new is accepted until the unlock.
+#[test]
+fn a_lockdown_cancels_orders_in_flight_once_their_results_arrive() {
+    let mut h = Harness::ready();
+    let id = h.place(Side::Sell, "10", "0.1").unwrap();
+    let intent = last_intent(&h).id;
+    h.feed(10, &submitted(intent));
+    let out = h.feed(11, &security(SecurityEvent::SignerCompromise { store: "file".into() }));
+    assert!(out.iter().any(|x| matches!(x, Output::Incident(i) if i.priority == 0)), "{out:?}");
+    assert!(intents_of(&out).is_empty(), "nothing to cancel yet: the order has no offer id");
+    assert_eq!(h.place(Side::Sell, "1", "0.1"), Err(RejectCode::LockedDown));
+    // The order lands on the book: it is cancelled at once.
+    let out = h.feed(12, &created(intent, 777, vec![]));
+    let cancels = intents_of(&out);
+    assert_eq!(cancels.len(), 1, "{out:?}");
+    assert_eq!((cancels[0].ops[0].offer_id, cancels[0].ops[0].amount_stroops), (777, 0));
+    assert_eq!(status(&h, id), OrderStatus::PendingCancel);
 }
