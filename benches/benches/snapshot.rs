@@ -301,6 +301,21 @@ fn report() {
         fmt_ns(t.elapsed().as_nanos() as u64),
         found.iter().map(|(s, _)| *s).collect::<Vec<_>>()
     );
+    // Loading the newest snapshot from disk: read, check its binding to the journal (the seal
+    // that covers its seq), verify and restore.
+    if let Some((seq, path)) = found.last() {
+        let journal = starlog_journal::JournalReader::open(session.path().join(starlog_adapters::core_loop::INPUT_DIR))
+            .expect("journal");
+        let template = engine_for(&config_text(), Alterations::default()).expect("engine");
+        let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
+        let mut load = Latency::new(format!("snapshot load from disk (seq {seq}, {bytes} bytes)"));
+        for _ in 0..50 {
+            let t = Instant::now();
+            black_box(snapshots::load(path, *seq, &template, &journal).expect("loads"));
+            load.record(t.elapsed());
+        }
+        println!("{}", load.line());
+    }
     for at in [head, head / 2] {
         let (mut fast, mut full) = (
             Latency::new(format!("state --at {at} (snapshots)")),
