@@ -128,6 +128,9 @@ pub struct Order {
     pub offer_id: i64,
     /// The ledger whose result put the order on the book (0 before).
     pub accepted_ledger: u32,
+    /// Fills of ledgers up to this one are counted in `filled` (an account snapshot of that
+    /// ledger showed the offer): a trade of such a ledger arriving later is not a new fill.
+    pub fills_through_ledger: u32,
     pub intent: u64,
     /// What the order holds of the account's balances until it ends.
     pub commitment: Commitment,
@@ -453,6 +456,9 @@ impl Engine {
                     Amount::from_stroops(i64::try_from(filled).unwrap_or(0)).unwrap_or(Amount::ZERO)
                 }
             };
+            if let Some(x) = self.orders.get_mut(o.id) {
+                x.fills_through_ledger = x.fills_through_ledger.max(ledger);
+            }
             if filled_base > o.filled {
                 // Fills of a resting offer happen at its price.
                 let base = i128::from(filled_base.stroops() - o.filled.stroops());
@@ -609,6 +615,7 @@ impl Engine {
             resting: OrderStatus::Open,
             offer_id: 0,
             accepted_ledger: 0,
+            fills_through_ledger: 0,
             intent,
             commitment,
         };
@@ -777,7 +784,10 @@ impl Engine {
         for offer in [t.base_offer_id.to_native(), t.counter_offer_id.to_native()] {
             let Some(&order) = self.offers.get(&offer) else { continue };
             let Some(o) = self.orders.get(order).copied() else { continue };
-            if usize::from(o.pair) != pair || ledger <= o.accepted_ledger || !o.status.is_on_book() {
+            // Fills of the ledger that put it on the book came with the result; those of a
+            // ledger an account snapshot already showed are counted.
+            let known = o.accepted_ledger.max(o.fills_through_ledger);
+            if usize::from(o.pair) != pair || ledger <= known || !o.status.is_on_book() {
                 continue;
             }
             let base = i128::from(t.base_amount_stroops.to_native());
@@ -1613,6 +1623,7 @@ fn encode_order(out: &mut Vec<u8>, o: &Order) {
     put_u8(out, o.resting as u8);
     put_i64(out, o.offer_id);
     put_u32(out, o.accepted_ledger);
+    put_u32(out, o.fills_through_ledger);
     put_u64(out, o.intent);
     let c = &o.commitment;
     put_asset(out, c.selling);
@@ -1635,7 +1646,7 @@ fn decode_order(r: &mut Reader<'_>) -> Result<Order, SnapshotError> {
     if filled > amount {
         return Err(corrupt("an order filled beyond its amount"));
     }
-    let (offer_id, accepted_ledger, intent) = (r.i64()?, r.u32()?, r.u64()?);
+    let (offer_id, accepted_ledger, fills_through_ledger, intent) = (r.i64()?, r.u32()?, r.u32()?, r.u64()?);
     let commitment = Commitment {
         selling: r.asset()?,
         buying: r.asset()?,
@@ -1643,7 +1654,21 @@ fn decode_order(r: &mut Reader<'_>) -> Result<Order, SnapshotError> {
         buying_liabilities: r.amount()?,
         subentries: r.u32()?,
     };
-    Ok(Order { id, pair, side, amount, price, filled, status, resting, offer_id, accepted_ledger, intent, commitment })
+    Ok(Order {
+        id,
+        pair,
+        side,
+        amount,
+        price,
+        filled,
+        status,
+        resting,
+        offer_id,
+        accepted_ledger,
+        fills_through_ledger,
+        intent,
+        commitment,
+    })
 }
 
 /// The operation that cancels an order's resting offer (a ManageSellOffer of amount 0, in the

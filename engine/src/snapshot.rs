@@ -52,7 +52,8 @@
 //! refused ([`SnapshotError::Version`]) and the caller replays instead. Snapshots are cheap to
 //! rebuild, so there is no migration. Versions: 1, the first; 2, the strategies' states
 //! gained their last refusal (the market maker's mid, the TWAP's released slices); 3, the
-//! balances gained the ledger of the account snapshot they come from.
+//! balances gained the ledger of the account snapshot they come from, and each order the
+//! ledger through which its fills are counted.
 
 use core::fmt;
 

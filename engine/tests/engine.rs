@@ -1086,3 +1086,22 @@ fn a_lockdown_cancels_orders_in_flight_once_their_results_arrive() {
     assert_eq!((cancels[0].ops[0].offer_id, cancels[0].ops[0].amount_stroops), (777, 0));
     assert_eq!(status(&h, id), OrderStatus::PendingCancel);
 }
+
+/// An account snapshot that shows a fill reaches the engine before the trade that made it
+/// (the account and trades streams race): the fill counts once.
+#[test]
+fn a_fill_seen_in_a_snapshot_first_is_not_counted_again_by_its_trade() {
+    let mut h = Harness::ready();
+    let id = rest_at(&mut h, 10, Side::Sell, "100", "0.1", 555, 7);
+    let filled = |h: &Harness| h.engine.orders().find(|o| o.id == id).unwrap().filled;
+    // The snapshot of ledger 9 shows 60 left: 40 sold, in ledger 8 or 9.
+    h.feed(11, &snapshot(9, vec![offer(555, "60")]));
+    assert_eq!(filled(&h), a("40"));
+    // The trade of ledger 8 that sold them arrives now: already counted.
+    h.feed(12, &trade(20, 8, 555, "40", "4"));
+    assert_eq!(filled(&h), a("40"));
+    // A trade of a later ledger is a new fill.
+    h.feed(13, &trade(21, 10, 555, "10", "1"));
+    assert_eq!(filled(&h), a("50"));
+    assert_eq!(status(&h, id), OrderStatus::PartiallyFilled);
+}
