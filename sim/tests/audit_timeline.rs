@@ -4,12 +4,9 @@
 
 mod session;
 
-use session::{ACCOUNT, config_text};
+use session::{book, config_text, start_inputs};
 use starlog_adapters::core_loop::CoreLoop;
-use starlog_engine::events::{
-    AccountSnapshot, Balance, BookSnapshot, Command, Input, Level, OperatorCommand, SessionStart, WireAsset, WirePrice,
-};
-use starlog_engine::{AccountId, Asset, Pair};
+use starlog_engine::events::{Command, Input, OperatorCommand};
 use starlog_journal::Durability;
 use starlog_sim::audit::{state_at, timeline};
 use starlog_sim::replay::{Alterations, engine_for};
@@ -17,49 +14,15 @@ use starlog_sim::replay::{Alterations, engine_for};
 #[test]
 fn an_operator_halt_shows_with_its_operator_its_refusals_and_the_state_it_changed() {
     let dir = tempfile::tempdir().unwrap();
-    let text = config_text();
-    let mut core =
-        CoreLoop::open(dir.path(), engine_for(&text, Alterations::default()).unwrap(), Durability::None, 1 << 20)
-            .unwrap();
-    let account: AccountId = ACCOUNT.parse().unwrap();
-    let usd = Asset::credit("USD", account).unwrap();
-    let line = |asset: Asset| Balance {
-        asset: WireAsset::from(asset),
-        balance_stroops: 100_000_000_000,
-        buying_liabilities_stroops: 0,
-        selling_liabilities_stroops: 0,
-        limit_stroops: i64::MAX,
-    };
-    let book = |bid: i32| {
-        let level = |n| Level { price: WirePrice { n, d: 10_000 }, amount_stroops: 10_000_000_000 };
-        Input::Book(BookSnapshot { pair: 0, bids: vec![level(bid)], asks: vec![level(bid + 20)] })
-    };
-    let inputs = vec![
-        Input::SessionStart(SessionStart {
-            config_hash: [0; 32],
-            config: text,
-            security_level: 1,
-            validation_level: 3,
-            seed: 9,
-            account: *account.as_bytes(),
-            pairs: vec![Pair::new(Asset::Native, usd).unwrap().into()],
-        }),
-        Input::Account(AccountSnapshot {
-            account: *account.as_bytes(),
-            ledger: 1,
-            sequence: 1,
-            subentry_count: 1,
-            num_sponsoring: 0,
-            num_sponsored: 0,
-            base_reserve_stroops: 5_000_000,
-            balances: vec![line(Asset::Native), line(usd)],
-            offers: vec![],
-        }),
+    let engine = engine_for(&config_text(), Alterations::default()).unwrap();
+    let mut core = CoreLoop::open(dir.path(), engine, Durability::None, 1 << 20).unwrap();
+    let mut inputs = start_inputs();
+    inputs.extend([
         // An order amount limit of one stroop: the market maker's quotes on the book are refused.
         Input::Operator(OperatorCommand { operator: "bob".into(), command: Command::SetLimit { limit: 1, value: 1 } }),
         book(990),
         Input::Operator(OperatorCommand { operator: "alice".into(), command: Command::Halt }),
-    ];
+    ]);
     let mut intents = Vec::new();
     for (i, input) in inputs.into_iter().enumerate() {
         core.process_batch([input], 1_000_000_000 * (i as i64 + 1), &mut intents).unwrap();

@@ -44,13 +44,9 @@ price_band_bps_max = 1000
     )
 }
 
-/// Records a session of `rounds` book moves in `dir` through the core loop (snapshots every 7
-/// inputs), answering each intent with a success so that orders rest. `shift` moves the books.
-pub fn record(dir: &Path, rounds: i32, shift: i32) -> u64 {
-    let text = config_text();
-    let engine = engine_for(&text, Alterations::default()).unwrap();
-    let policy = SnapshotPolicy { every_inputs: 7, kept_max: 100 };
-    let mut core = CoreLoop::open_with(dir, engine, Durability::None, 1 << 20, policy).unwrap();
+/// The first inputs of the session: its start (the configuration of [`config_text`]) and the
+/// account, 10 000 XLM and 10 000 USD.
+pub fn start_inputs() -> Vec<Input> {
     let account: AccountId = ACCOUNT.parse().unwrap();
     let usd = Asset::credit("USD", account).unwrap();
     let pair = Pair::new(Asset::Native, usd).unwrap();
@@ -61,10 +57,10 @@ pub fn record(dir: &Path, rounds: i32, shift: i32) -> u64 {
         selling_liabilities_stroops: 0,
         limit_stroops: i64::MAX,
     };
-    let mut batch = vec![
+    vec![
         Input::SessionStart(SessionStart {
             config_hash: [0; 32],
-            config: text,
+            config: config_text(),
             security_level: 1,
             validation_level: 3,
             seed: 9,
@@ -82,12 +78,25 @@ pub fn record(dir: &Path, rounds: i32, shift: i32) -> u64 {
             balances: vec![line(Asset::Native), line(usd)],
             offers: vec![],
         }),
-    ];
+    ]
+}
+
+/// A book around `bid` / 10 000 USD per XLM, 20 bps wide, 1 000 XLM a side.
+pub fn book(bid: i32) -> Input {
+    let level = |n| Level { price: WirePrice { n, d: 10_000 }, amount_stroops: 10_000_000_000 };
+    Input::Book(BookSnapshot { pair: 0, bids: vec![level(bid)], asks: vec![level(bid + 20)] })
+}
+
+/// Records a session of `rounds` book moves in `dir` through the core loop (snapshots every 7
+/// inputs), answering each intent with a success so that orders rest. `shift` moves the books.
+pub fn record(dir: &Path, rounds: i32, shift: i32) -> u64 {
+    let engine = engine_for(&config_text(), Alterations::default()).unwrap();
+    let policy = SnapshotPolicy { every_inputs: 7, kept_max: 100 };
+    let mut core = CoreLoop::open_with(dir, engine, Durability::None, 1 << 20, policy).unwrap();
+    let mut batch = start_inputs();
     let (mut offer, mut intents) = (100i64, Vec::new());
     for round in 0..rounds {
-        let bid = 990 + (round * 7 + shift) % 13;
-        let level = |n| Level { price: WirePrice { n, d: 10_000 }, amount_stroops: 10_000_000_000 };
-        batch.push(Input::Book(BookSnapshot { pair: 0, bids: vec![level(bid)], asks: vec![level(bid + 20)] }));
+        batch.push(book(990 + (round * 7 + shift) % 13));
         if round % 4 == 3 {
             batch.push(Input::Timer(Timer {}));
         }
