@@ -99,7 +99,7 @@ pub struct CoreMetrics {
     pub apply: Latency,
     pub tick_to_order: Latency,
     pub signer: BTreeMap<&'static str, Latency>,
-    /// Orders refused by the pre-trade checks, by reject code.
+    /// Orders refused, by reject code: by the pre-trade checks (100–499) or by the venue (500–599).
     pub rejects: BTreeMap<u16, u64>,
     /// Incidents raised, by (kind code, priority code).
     pub incidents: BTreeMap<(u16, u8), u64>,
@@ -262,7 +262,7 @@ impl CoreMetrics {
             let name = RejectCode::from_code(*code).map_or("unknown", RejectCode::as_str);
             page.sample(&Sample {
                 name: "starlog_rejects_total",
-                help: "Orders refused by the pre-trade checks, by reject code.",
+                help: "Orders refused by the pre-trade checks (codes 100-499) or by the venue (500-599), by reject code.",
                 kind: "counter",
                 labels: vec![("code", code.to_string()), ("reason", name.to_owned())],
                 value: *n as f64,

@@ -361,12 +361,18 @@ impl Engine {
             ),
             _ => None,
         };
+        // A snapshot older than the balances in force, or than fills already settled on them
+        // (the account poll raced a result or a trade), would bring back what was sold since:
+        // its balances are not taken. Its offers still reconcile (they can only show less).
+        let ledger = a.ledger.to_native();
+        let stale =
+            ledger != 0 && self.balances.as_ref().is_some_and(|b| ledger < b.ledger || ledger < b.settled_ledger);
         match balances {
+            Some(_) if stale => {}
             // The snapshot already holds the liabilities of offers resting on the book at its
             // ledger; orders it has not seen yet still hold theirs on top: those in flight, and
             // those that reached the book in a later ledger.
             Some(mut b) => {
-                let ledger = a.ledger.to_native();
                 b.ledger = ledger;
                 for id in self.in_flight_orders() {
                     if let Some(o) = self.orders.get(id) {

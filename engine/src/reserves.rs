@@ -103,6 +103,9 @@ pub struct Balances {
     /// The ledger the account snapshot these balances come from reflects (0: unknown): a fill
     /// of a later ledger is not in them yet, one of this ledger or earlier is.
     pub ledger: u32,
+    /// The newest ledger whose fills were settled on top of the snapshot ([`Balances::fill`]):
+    /// a snapshot older than it would bring back what those fills sold.
+    pub settled_ledger: u32,
     /// Sorted by asset, native first; at most one line per asset.
     lines: Vec<Line>,
 }
@@ -120,7 +123,7 @@ impl Balances {
         if lines.windows(2).any(|w| matches!(w, [a, b] if a.asset == b.asset)) {
             return None;
         }
-        Some(Balances { base_reserve, subentries, num_sponsoring, num_sponsored, ledger: 0, lines })
+        Some(Balances { base_reserve, subentries, num_sponsoring, num_sponsored, ledger: 0, settled_ledger: 0, lines })
     }
 
     pub fn lines(&self) -> &[Line] {
@@ -257,11 +260,18 @@ impl Balances {
         let buying_settled = received.min(c.buying_liabilities);
         c.selling_liabilities = c.selling_liabilities.checked_sub(selling_settled).unwrap_or(Amount::ZERO);
         c.buying_liabilities = c.buying_liabilities.checked_sub(buying_settled).unwrap_or(Amount::ZERO);
+        // A snapshot of an unknown ledger (0) may or may not hold any fill: as for a fill of an
+        // unknown ledger, only the selling side.
         let (selling_side, buying_side) = match ledger {
-            Some(l) if l > self.ledger => (true, true),
-            Some(_) => (false, false),
-            None => (true, false),
+            Some(l) if self.ledger != 0 && l > self.ledger => (true, true),
+            Some(_) if self.ledger != 0 => (false, false),
+            _ => (true, false),
         };
+        if let Some(l) = ledger
+            && selling_side
+        {
+            self.settled_ledger = self.settled_ledger.max(l);
+        }
         if selling_side && let Some(l) = self.line_mut(&c.selling) {
             l.balance = l.balance.checked_sub(sold).unwrap_or(Amount::ZERO);
             l.selling_liabilities = l.selling_liabilities.checked_sub(selling_settled).unwrap_or(Amount::ZERO);
@@ -295,7 +305,7 @@ fn room_in(line: Option<&Line>) -> Amount {
 
 impl Balances {
     /// Snapshot encoding (see [`crate::snapshot`]): base reserve, subentry counts, the
-    /// snapshot's ledger, then each
+    /// snapshot's ledger and the newest ledger settled on top of it, then each
     /// line (asset, balance, buying and selling liabilities, limit) in asset order.
     pub(crate) fn encode_snapshot(&self, out: &mut Vec<u8>) {
         use crate::snapshot::{put_amount, put_asset, put_len, put_u32};
@@ -304,6 +314,7 @@ impl Balances {
         put_u32(out, self.num_sponsoring);
         put_u32(out, self.num_sponsored);
         put_u32(out, self.ledger);
+        put_u32(out, self.settled_ledger);
         put_len(out, self.lines.len());
         for l in &self.lines {
             put_asset(out, l.asset);
@@ -321,7 +332,8 @@ impl Balances {
     ) -> Result<Balances, crate::snapshot::SnapshotError> {
         use crate::snapshot::corrupt;
         let base_reserve = r.amount()?;
-        let (subentries, num_sponsoring, num_sponsored, ledger) = (r.u32()?, r.u32()?, r.u32()?, r.u32()?);
+        let (subentries, num_sponsoring, num_sponsored) = (r.u32()?, r.u32()?, r.u32()?);
+        let (ledger, settled_ledger) = (r.u32()?, r.u32()?);
         let n = r.len(33)?;
         let mut lines: Vec<Line> = Vec::with_capacity(n);
         for _ in 0..n {
@@ -337,7 +349,7 @@ impl Balances {
             }
             lines.push(line);
         }
-        Ok(Balances { base_reserve, subentries, num_sponsoring, num_sponsored, ledger, lines })
+        Ok(Balances { base_reserve, subentries, num_sponsoring, num_sponsored, ledger, settled_ledger, lines })
     }
 }
 

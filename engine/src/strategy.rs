@@ -98,8 +98,10 @@ pub struct MarketMakerParams {
 }
 
 /// Is `price` further than `tolerance_bps` from the target `tn/td` (relative to the target)?
-/// Exact: with `tn`, `td` below 2^79 and `price`'s terms below 2^31, every product is below
-/// 2^124; a tolerance too large to multiply out is never exceeded.
+/// Exact while the products fit: with `tn`, `td` below 2^79 (any offset below 55 000 bps) and
+/// `price`'s terms below 2^31, every product is below 2^124. Never panics: beyond that a
+/// target too large to compare counts as met, a distance too large as exceeded, and a
+/// tolerance too large to multiply out is never exceeded.
 fn off_target(price: Price, tn: u128, td: u128, tolerance_bps: u128) -> bool {
     let (pn, pd) = (u128::from(price.n().unsigned_abs()), u128::from(price.d().unsigned_abs()));
     let (Some(lhs), Some(rhs)) = (pn.checked_mul(td), tn.checked_mul(pd)) else { return false };
@@ -176,9 +178,11 @@ impl MarketMaker {
     }
 
     /// The target of [`MarketMaker::target`] as the exact fraction `num/den` it approximates:
-    /// `mid × (1 ∓ offset)`. With `m`, `d` below 2^64, both are below 2^79.
+    /// `mid × (1 ∓ offset)`. With `m`, `d` below 2^64 and the offset below 2^32 bps, both are
+    /// below 2^97 (below 2^79 for offsets under 55 000 bps).
     fn target_exact(&self, side: Side, level: u32, m: u128, d: u128) -> Option<(u128, u128)> {
-        let offset = u128::from(self.params.spread_bps / 2 + level * self.params.level_spacing_bps);
+        let spacing = level.saturating_mul(self.params.level_spacing_bps);
+        let offset = u128::from((self.params.spread_bps / 2).saturating_add(spacing));
         let factor = match side {
             Side::Buy => 10_000u128.checked_sub(offset).filter(|f| *f > 0)?,
             Side::Sell => 10_000 + offset,
@@ -269,7 +273,9 @@ impl Strategy for MarketMaker {
                         // frees when the cancel lands and a new quote goes in then). Against the
                         // exact target: no price needs approximating to keep a quote.
                         let Some((tn, td)) = self.target_exact(side, level, m, d) else { continue };
-                        if off_target(o.price, tn, td, tolerance) {
+                        // A quote at the price the target rounds to is on target, whatever the
+                        // tolerance (with none, only that price is).
+                        if off_target(o.price, tn, td, tolerance) && self.target(side, level, m, d) != Some(o.price) {
                             actions.push(Action::Cancel { order: o.id });
                             self.pending.push((side, level as usize));
                         }

@@ -1105,3 +1105,38 @@ fn a_fill_seen_in_a_snapshot_first_is_not_counted_again_by_its_trade() {
     assert_eq!(filled(&h), a("50"));
     assert_eq!(status(&h, id), OrderStatus::PartiallyFilled);
 }
+
+/// An account snapshot read before a result that filled on arrival, journaled after it: its
+/// balances are older than what the engine already settled, and are not taken.
+#[test]
+fn an_account_snapshot_older_than_a_settled_fill_does_not_bring_back_what_was_sold() {
+    let mut h = Harness::ready();
+    let free = |h: &Harness| h.engine.balances().unwrap().available_to_sell(&Asset::Native, 0).unwrap();
+    let id = h.place(Side::Sell, "100", "0.1").unwrap();
+    let intent = last_intent(&h).id;
+    h.feed(10, &submitted(intent));
+    // Ledger 7: 40 of it cross on arrival, 60 rest.
+    let claim = Claim {
+        seller: [6; 32],
+        offer_id: 9,
+        asset_sold: WireAsset::from(usd()),
+        amount_sold_stroops: a("4").stroops(),
+        asset_bought: WireAsset::from(Asset::Native),
+        amount_bought_stroops: a("40").stroops(),
+    };
+    h.feed(11, &created(intent, 555, vec![claim]));
+    assert_eq!(h.engine.orders().find(|o| o.id == id).unwrap().filled, a("40"));
+    assert_eq!(lines(&h), ((a("960"), a("60")), (a("1004"), a("6"))));
+    let settled = free(&h);
+    // The poll of ledger 6 (1000 XLM, no offers) arrives now: stale.
+    h.feed(12, &snapshot(6, vec![]));
+    assert_eq!(lines(&h), ((a("960"), a("60")), (a("1004"), a("6"))));
+    assert_eq!(free(&h), settled);
+    // A snapshot of ledger 7 or later is the truth again.
+    let Input::Account(mut now) = snapshot(8, vec![offer(555, "60")]) else { unreachable!() };
+    now.balances[0].balance_stroops = a("960").stroops();
+    now.balances[0].selling_liabilities_stroops = a("60").stroops();
+    h.feed(13, &Input::Account(now));
+    assert_eq!(lines(&h).0, (a("960"), a("60")));
+    assert_eq!(h.engine.orders().find(|o| o.id == id).unwrap().filled, a("40"));
+}

@@ -192,3 +192,45 @@ fn a_halted_engine_is_asked_nothing_and_quotes_resume_after() {
     let resumed = h.feed(8, &Input::Timer(Timer {}));
     assert_eq!(decisions(&resumed), (4, 0), "quotes both sides once resumed");
 }
+
+/// With no refresh tolerance, a quote at the price its target rounds to stands: one side empty
+/// (all inventory in XLM, full skew) makes every input re-check the other side, and its quotes
+/// must not be cancelled and placed again at the same price. (The mid's targets here do not fit
+/// an `i32` fraction, so the quotes are rounded.)
+#[test]
+fn with_no_tolerance_a_quote_at_its_rounded_target_stands() {
+    let p = MarketMakerParams { refresh_tolerance_bps: 0, inventory_skew_pct: 100, ..params() };
+    let mut h = started(p, "1000", "0");
+    let level = |n, d| Level { price: WirePrice { n, d }, amount_stroops: 100_000_000_000 };
+    let out = h.feed(
+        3,
+        &Input::Book(BookSnapshot {
+            pair: 0,
+            bids: vec![level(199_999_991, 1_999_999_973)],
+            asks: vec![level(100_000_037, 999_999_937)],
+        }),
+    );
+    let placed = intents(&out);
+    assert!(!placed.is_empty() && h.e.orders().all(|o| o.side == Side::Sell), "asks only");
+    for (k, i) in placed.iter().enumerate() {
+        h.feed(
+            4 + k as i64,
+            &Input::TxSucceeded(TxSucceeded {
+                intent: i.id,
+                hash: [k as u8; 32],
+                ledger: 1,
+                fee_charged_stroops: 100,
+                ops: vec![OpResult {
+                    effect: OfferEffect::Created,
+                    offer_id: 100 + k as i64,
+                    remaining_stroops: 1,
+                    claims: vec![],
+                }],
+            }),
+        );
+    }
+    for t in 10..20 {
+        assert!(intents(&h.feed(t, &Input::Timer(Timer {}))).is_empty(), "no churn at {t}");
+    }
+    assert!(h.e.orders().all(|o| o.status == OrderStatus::Open));
+}

@@ -198,7 +198,8 @@ pub struct BacktestReport {
     pub last_ns: i64,
     pub books: u64,
     pub trades: u64,
-    /// Accepted orders, and engine refusals by reject code.
+    /// Accepted orders, and refusals by reject code: the engine's checks (100–499) and the
+    /// venue's (500–599, an order the engine had accepted).
     pub orders: u64,
     pub rejects: BTreeMap<u16, u64>,
     pub cancels: u64,

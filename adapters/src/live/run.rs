@@ -806,10 +806,27 @@ pub(super) fn load_books(client: &HorizonClient, pairs: &[Pair]) -> Vec<events::
     books
 }
 
+/// How many times the account and its offers are read before a snapshot of one ledger is
+/// given up on (a ledger closes every 5 s; two reads a few milliseconds apart almost always
+/// see the same one).
+const ACCOUNT_READS_MAX: usize = 4;
+
+/// Our account and its offers, as of one ledger. Horizon serves them from two endpoints, so
+/// the account is read again until both answers come from the same ledger: offers of a later
+/// ledger than the balances would make the engine count that ledger's fills twice (once from
+/// the offers, once from the trades stream).
 fn load_account(client: &HorizonClient, account: &AccountId) -> Result<events::AccountSnapshot, HorizonError> {
-    let body = client.get(&format!("/accounts/{account}"))?;
-    let offers = client.get(&format!("/accounts/{account}/offers?limit=200"))?;
-    Ok(decode::account(&body.bytes, &offers.bytes, body.latest_ledger, BASE_RESERVE_STROOPS)?)
+    let mut body = client.get(&format!("/accounts/{account}"))?;
+    for _ in 0..ACCOUNT_READS_MAX {
+        let offers = client.get(&format!("/accounts/{account}/offers?limit=200"))?;
+        if offers.latest_ledger == body.latest_ledger {
+            return Ok(decode::account(&body.bytes, &offers.bytes, body.latest_ledger, BASE_RESERVE_STROOPS)?);
+        }
+        body = client.get(&format!("/accounts/{account}"))?;
+    }
+    Err(HorizonError::Transport(format!(
+        "the account and its offers did not come from one ledger in {ACCOUNT_READS_MAX} reads"
+    )))
 }
 
 /// Our account's sequence number from Horizon, asked again every `SEQUENCE_RETRY_MS` until an
