@@ -254,6 +254,7 @@ impl Strategy for MarketMaker {
         if self.checked_mid == Some((m, d)) && self.refused == Some(((m, d), funds)) {
             return;
         }
+        let mid_unchanged = self.checked_mid == Some((m, d));
         self.checked_mid = Some((m, d));
         self.checked_funds = funds;
         let (bid_size, ask_size) = self.sizes(funds, m, d);
@@ -274,8 +275,12 @@ impl Strategy for MarketMaker {
                         // exact target: no price needs approximating to keep a quote.
                         let Some((tn, td)) = self.target_exact(side, level, m, d) else { continue };
                         // A quote at the price the target rounds to is on target, whatever the
-                        // tolerance (with none, only that price is).
-                        if off_target(o.price, tn, td, tolerance) && self.target(side, level, m, d) != Some(o.price) {
+                        // tolerance (with none, only that price is). Only asked when the mid has
+                        // not moved (an empty slot makes every input look again): when it has,
+                        // an off quote is replaced without rounding anything.
+                        let off = off_target(o.price, tn, td, tolerance)
+                            && (!mid_unchanged || self.target(side, level, m, d) != Some(o.price));
+                        if off {
                             actions.push(Action::Cancel { order: o.id });
                             self.pending.push((side, level as usize));
                         }
