@@ -903,6 +903,22 @@ fn order_statuses_round_trip_through_their_codes() {
     assert_eq!(OrderStatus::from_code(11), None);
 }
 
+/// What the account can still commit to selling XLM, as the engine sees it.
+fn free_xlm(h: &Harness) -> Amount {
+    h.engine.balances().unwrap().available_to_sell(&Asset::Native, 0).unwrap()
+}
+
+/// The network's view at `ledger` after 40 of a resting sell of 100 XLM at 0.1 (offer 555) were
+/// sold: 960 XLM with 60 held, 1 004 USD with 6 due.
+fn snapshot_after_40_sold(ledger: u32) -> Input {
+    let Input::Account(mut snap) = snapshot(ledger, vec![offer(555, "60")]) else { unreachable!() };
+    snap.balances[0].balance_stroops = a("960").stroops();
+    snap.balances[0].selling_liabilities_stroops = a("60").stroops();
+    snap.balances[1].balance_stroops = a("1004").stroops();
+    snap.balances[1].buying_liabilities_stroops = a("6").stroops();
+    Input::Account(snap)
+}
+
 /// (balance, selling liabilities) of native and (balance, buying liabilities) of USD.
 fn lines(h: &Harness) -> ((Amount, Amount), (Amount, Amount)) {
     let b = h.engine.balances().unwrap();
@@ -916,18 +932,17 @@ fn fills_move_balances_and_an_ended_order_gives_back_only_what_it_still_held() {
     // The account snapshot is of ledger 1; the offer rests from ledger 7.
     let id = rest_at(&mut h, 10, Side::Sell, "100", "0.1", 555, 7);
     assert_eq!(lines(&h), ((a("1000"), a("100")), (a("1000"), a("10"))));
-    let free = |h: &Harness| h.engine.balances().unwrap().available_to_sell(&Asset::Native, 0).unwrap();
-    let free_before = free(&h);
+    let free_before = free_xlm(&h);
     // 40 sold for 4: as the network books it, off the balance and off the liabilities.
     h.feed(11, &trade(10, 8, 555, "40", "4"));
     assert_eq!(lines(&h), ((a("960"), a("60")), (a("1004"), a("6"))));
-    assert_eq!(free(&h), free_before, "a fill moves nothing from what is free to sell");
+    assert_eq!(free_xlm(&h), free_before, "a fill moves nothing from what is free to sell");
     // The rest: the order ends and gives back what it still held — nothing.
     h.feed(12, &trade(11, 9, 555, "60", "6"));
     assert_eq!(status(&h, id), OrderStatus::Filled);
     assert_eq!(lines(&h), ((a("900"), a("0")), (a("1010"), a("0"))));
     // The XLM sold is not free to sell again; only the offer's subentry reserve (0.5) is.
-    assert_eq!(free(&h), free_before.checked_add(a("0.5")).unwrap());
+    assert_eq!(free_xlm(&h), free_before.checked_add(a("0.5")).unwrap());
 }
 
 #[test]
@@ -935,12 +950,7 @@ fn a_fill_the_account_snapshot_already_shows_is_not_booked_twice() {
     let mut h = Harness::ready();
     let id = rest_at(&mut h, 10, Side::Sell, "100", "0.1", 555, 7);
     // The network's view at ledger 8, after 40 were sold: the snapshot is the truth.
-    let Input::Account(mut snap) = snapshot(8, vec![offer(555, "60")]) else { unreachable!() };
-    snap.balances[0].balance_stroops = a("960").stroops();
-    snap.balances[0].selling_liabilities_stroops = a("60").stroops();
-    snap.balances[1].balance_stroops = a("1004").stroops();
-    snap.balances[1].buying_liabilities_stroops = a("6").stroops();
-    h.feed(11, &Input::Account(snap));
+    h.feed(11, &snapshot_after_40_sold(8));
     assert_eq!(h.engine.orders().find(|o| o.id == id).unwrap().filled, a("40"));
     assert_eq!(lines(&h), ((a("960"), a("60")), (a("1004"), a("6"))));
     // A later fill of the rest is booked once, and the end gives back nothing more.
@@ -953,8 +963,7 @@ fn a_fill_the_account_snapshot_already_shows_is_not_booked_twice() {
 fn an_offer_found_gone_is_sold_at_once_and_credited_by_the_next_snapshot() {
     let mut h = Harness::ready();
     let id = rest_at(&mut h, 10, Side::Sell, "100", "0.1", 555, 7);
-    let free = |h: &Harness| h.engine.balances().unwrap().available_to_sell(&Asset::Native, 0).unwrap();
-    let free_before = free(&h);
+    let free_before = free_xlm(&h);
     let mut out = Vec::new();
     h.engine.cancel(id, &mut out);
     let cancel = intents_of(&out)[0].id;
@@ -962,7 +971,7 @@ fn an_offer_found_gone_is_sold_at_once_and_credited_by_the_next_snapshot() {
     assert_eq!(status(&h, id), OrderStatus::Filled);
     // Sold at an unknown ledger: off the balance and the liabilities; the USD comes with a snapshot.
     assert_eq!(lines(&h), ((a("900"), a("0")), (a("1000"), a("10"))));
-    assert_eq!(free(&h), free_before.checked_add(a("0.5")).unwrap());
+    assert_eq!(free_xlm(&h), free_before.checked_add(a("0.5")).unwrap());
 }
 
 #[test]
@@ -1111,7 +1120,6 @@ fn a_fill_seen_in_a_snapshot_first_is_not_counted_again_by_its_trade() {
 #[test]
 fn an_account_snapshot_older_than_a_settled_fill_does_not_bring_back_what_was_sold() {
     let mut h = Harness::ready();
-    let free = |h: &Harness| h.engine.balances().unwrap().available_to_sell(&Asset::Native, 0).unwrap();
     let id = h.place(Side::Sell, "100", "0.1").unwrap();
     let intent = last_intent(&h).id;
     h.feed(10, &submitted(intent));
@@ -1127,16 +1135,13 @@ fn an_account_snapshot_older_than_a_settled_fill_does_not_bring_back_what_was_so
     h.feed(11, &created(intent, 555, vec![claim]));
     assert_eq!(h.engine.orders().find(|o| o.id == id).unwrap().filled, a("40"));
     assert_eq!(lines(&h), ((a("960"), a("60")), (a("1004"), a("6"))));
-    let settled = free(&h);
+    let settled = free_xlm(&h);
     // The poll of ledger 6 (1000 XLM, no offers) arrives now: stale.
     h.feed(12, &snapshot(6, vec![]));
     assert_eq!(lines(&h), ((a("960"), a("60")), (a("1004"), a("6"))));
-    assert_eq!(free(&h), settled);
+    assert_eq!(free_xlm(&h), settled);
     // A snapshot of ledger 7 or later is the truth again.
-    let Input::Account(mut now) = snapshot(8, vec![offer(555, "60")]) else { unreachable!() };
-    now.balances[0].balance_stroops = a("960").stroops();
-    now.balances[0].selling_liabilities_stroops = a("60").stroops();
-    h.feed(13, &Input::Account(now));
+    h.feed(13, &snapshot_after_40_sold(8));
     assert_eq!(lines(&h).0, (a("960"), a("60")));
     assert_eq!(h.engine.orders().find(|o| o.id == id).unwrap().filled, a("40"));
 }

@@ -37,6 +37,27 @@ fn started(p: MarketMakerParams, xlm: &str, usd_amount: &str) -> H {
     h
 }
 
+/// The new offers of `placed` land on the book in ledger 1, as offers 100, 101, …
+fn land(h: &mut H, placed: &[starlog_engine::outputs::Intent]) {
+    for (k, i) in placed.iter().enumerate() {
+        h.feed(
+            4 + k as i64,
+            &Input::TxSucceeded(TxSucceeded {
+                intent: i.id,
+                hash: [k as u8; 32],
+                ledger: 1,
+                fee_charged_stroops: 100,
+                ops: vec![OpResult {
+                    effect: OfferEffect::Created,
+                    offer_id: 100 + k as i64,
+                    remaining_stroops: 1,
+                    claims: vec![],
+                }],
+            }),
+        );
+    }
+}
+
 #[test]
 fn quotes_both_sides_around_the_mid() {
     let mut h = started(params(), "1000", "1000");
@@ -63,23 +84,7 @@ fn refreshes_when_the_mid_moves_beyond_tolerance() {
     let mut h = started(params(), "1000", "1000");
     let out = h.feed(3, &book(990, 1010));
     // The offers land on the book.
-    for (k, i) in intents(&out).iter().enumerate() {
-        h.feed(
-            4 + k as i64,
-            &Input::TxSucceeded(TxSucceeded {
-                intent: i.id,
-                hash: [k as u8; 32],
-                ledger: 1,
-                fee_charged_stroops: 100,
-                ops: vec![OpResult {
-                    effect: OfferEffect::Created,
-                    offer_id: 100 + k as i64,
-                    remaining_stroops: 1,
-                    claims: vec![],
-                }],
-            }),
-        );
-    }
+    land(&mut h, &intents(&out));
     assert!(h.e.orders().all(|o| o.status == OrderStatus::Open));
     // A 0.1 % move is within the 0.2 % tolerance: nothing happens.
     assert!(intents(&h.feed(10, &book(991, 1011))).is_empty());
@@ -212,23 +217,7 @@ fn with_no_tolerance_a_quote_at_its_rounded_target_stands() {
     );
     let placed = intents(&out);
     assert!(!placed.is_empty() && h.e.orders().all(|o| o.side == Side::Sell), "asks only");
-    for (k, i) in placed.iter().enumerate() {
-        h.feed(
-            4 + k as i64,
-            &Input::TxSucceeded(TxSucceeded {
-                intent: i.id,
-                hash: [k as u8; 32],
-                ledger: 1,
-                fee_charged_stroops: 100,
-                ops: vec![OpResult {
-                    effect: OfferEffect::Created,
-                    offer_id: 100 + k as i64,
-                    remaining_stroops: 1,
-                    claims: vec![],
-                }],
-            }),
-        );
-    }
+    land(&mut h, &placed);
     for t in 10..20 {
         assert!(intents(&h.feed(t, &Input::Timer(Timer {}))).is_empty(), "no churn at {t}");
     }
