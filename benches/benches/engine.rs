@@ -7,7 +7,8 @@
 //! submission pipeline and its `TxSubmitted` journaled — everything before the network.
 //!
 //! `cargo bench -p starlog-benches --bench engine` (add `-- report` for the report only).
-//! `STARLOG_BENCH_PROFILE=mixed|book|place` runs one workload alone, for a profiler.
+//! `STARLOG_BENCH_PROFILE=mixed|book|place` runs one workload alone, for a profiler
+//! (`STARLOG_BENCH_PROFILE_EVENTS` events, a million unless told).
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -591,11 +592,13 @@ fn main() {
     // `perf record` or `valgrind --tool=cachegrind` (instruction counts do not care how noisy
     // the machine is).
     if let Ok(what) = std::env::var("STARLOG_BENCH_PROFILE") {
-        const N: u64 = 1_000_000;
+        // STARLOG_BENCH_PROFILE_EVENTS: how many events (a million unless told), for a longer profile.
+        let n: u64 =
+            std::env::var("STARLOG_BENCH_PROFILE_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
         let rate = match what.as_str() {
-            "mixed" => run_mixed(&mixed_inputs(100_000).0, N / 100_000, None),
-            "book" => run_books(&Packed::new((0..64).map(|i| to_bytes(&book_input(i)).expect("ser"))), N, None),
-            "place" => run_places(N, None),
+            "mixed" => run_mixed(&mixed_inputs(100_000).0, n.div_ceil(100_000), None),
+            "book" => run_books(&Packed::new((0..64).map(|i| to_bytes(&book_input(i)).expect("ser"))), n, None),
+            "place" => run_places(n, None),
             other => {
                 eprintln!("STARLOG_BENCH_PROFILE={other:?}: expected mixed, book or place");
                 std::process::exit(2);

@@ -11,7 +11,7 @@
 //! the format is [`crate::snapshot`]'s), so that restarts and audit queries start from a recent
 //! state instead of the session's first input.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::amount::{Amount, SignedAmount};
 use crate::asset::{AccountId, Pair};
@@ -131,6 +131,10 @@ pub struct Order {
     /// Fills of ledgers up to this one are counted in `filled` (an account snapshot of that
     /// ledger showed the offer): a trade of such a ledger arriving later is not a new fill.
     pub fills_through_ledger: u32,
+    /// The ledger whose result took the offer off the book by our cancel (0: not cancelled, or
+    /// not known). Trades of ledgers up to it may still arrive: the offer filled in part before
+    /// the cancel landed.
+    pub cancelled_ledger: u32,
     pub intent: u64,
     /// What the order holds of the account's balances until it ends.
     pub commitment: Commitment,
@@ -185,6 +189,11 @@ pub struct Engine {
     pnl: Vec<PairPnl>,
     /// Offer id → our order.
     offers: BTreeMap<i64, u64>,
+    /// Offers our cancels took off the book whose last fills the trades stream may still bring
+    /// (the streams are not ordered with our results). A trade of ledger `L` on a pair proves
+    /// that stream past every earlier ledger, so it drops the pair's entries cancelled before
+    /// `L`; at most [`CANCELLED_OFFERS_MAX`] are kept (the oldest go first).
+    cancelled_offers: VecDeque<CancelledOffer>,
     /// The UTC day (of event time) and the marked PnL when it began.
     day: i64,
     day_start_pnl_stroops: i128,
@@ -208,6 +217,19 @@ pub struct Engine {
 
 const OUR_SLOT: AccountSlot = AccountSlot(0);
 
+/// Most cancelled offers kept for fills reported late ([`Engine::trade`]): far more than the
+/// cancels of the minutes a lagging trades stream might be behind.
+pub const CANCELLED_OFFERS_MAX: usize = 4096;
+
+/// An offer of ours our cancel removed, in ledger `ledger`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct CancelledOffer {
+    offer_id: i64,
+    order: u64,
+    pair: u16,
+    ledger: u32,
+}
+
 /// The operations of one intent, each as (order, is a cancel): a single one inline — a new
 /// order, the common case, costs no allocation — or several (cancel-all, a batch of quotes).
 type IntentOps = OneOrMany<(u64, bool)>;
@@ -226,6 +248,8 @@ impl Engine {
             open_total: 0,
             pnl: Vec::new(),
             offers: BTreeMap::new(),
+            // Room for all up front: booking a cancel never allocates.
+            cancelled_offers: VecDeque::with_capacity(CANCELLED_OFFERS_MAX),
             day: i64::MIN,
             day_start_pnl_stroops: 0,
             intents: IdTable::default(),
@@ -622,6 +646,7 @@ impl Engine {
             offer_id: 0,
             accepted_ledger: 0,
             fills_through_ledger: 0,
+            cancelled_ledger: 0,
             intent,
             commitment,
         };
@@ -787,13 +812,25 @@ impl Engine {
         }
         p.last_trade_id = id;
         let ledger = t.ledger.to_native();
+        // No later trade of this pair can be of a ledger before this one.
+        if !self.cancelled_offers.is_empty() {
+            self.cancelled_offers.retain(|c| usize::from(c.pair) != pair || c.ledger >= ledger);
+        }
         for offer in [t.base_offer_id.to_native(), t.counter_offer_id.to_native()] {
-            let Some(&order) = self.offers.get(&offer) else { continue };
+            let order = match self.offers.get(&offer) {
+                Some(&order) => order,
+                None => match self.cancelled_offers.iter().find(|c| c.offer_id == offer) {
+                    Some(c) => c.order,
+                    None => continue,
+                },
+            };
             let Some(o) = self.orders.get(order).copied() else { continue };
             // Fills of the ledger that put it on the book came with the result; those of a
-            // ledger an account snapshot already showed are counted.
+            // ledger an account snapshot already showed are counted. A cancelled offer filled
+            // only in ledgers up to its cancel's.
             let known = o.accepted_ledger.max(o.fills_through_ledger);
-            if usize::from(o.pair) != pair || ledger <= known || !o.status.is_on_book() {
+            let live = o.status.is_on_book() || (o.status == OrderStatus::Cancelled && ledger <= o.cancelled_ledger);
+            if usize::from(o.pair) != pair || ledger <= known || !live {
                 continue;
             }
             let base = i128::from(t.base_amount_stroops.to_native());
@@ -801,7 +838,12 @@ impl Engine {
             self.credit_fill(order, base, counter, Some(ledger));
             let Some(now) = self.orders.get(order).copied() else { continue };
             if now.filled > o.filled {
-                let event = if now.filled >= now.amount { OrderEvent::FinalFill } else { OrderEvent::PartialFill };
+                // A cancelled order stays cancelled: the fill is recorded against it.
+                let event = if now.filled >= now.amount && o.status != OrderStatus::Cancelled {
+                    OrderEvent::FinalFill
+                } else {
+                    OrderEvent::PartialFill
+                };
                 self.order_event(order, event, out);
             }
         }
@@ -1010,6 +1052,21 @@ impl Engine {
             }
             let Some(o) = self.orders.get(order).copied() else { continue };
             if cancel {
+                let ledger = t.ledger.to_native();
+                if let Some(x) = self.orders.get_mut(order)
+                    && x.status == OrderStatus::PendingCancel
+                {
+                    x.cancelled_ledger = ledger;
+                    if self.cancelled_offers.len() == CANCELLED_OFFERS_MAX {
+                        self.cancelled_offers.pop_front();
+                    }
+                    self.cancelled_offers.push_back(CancelledOffer {
+                        offer_id: o.offer_id,
+                        order,
+                        pair: o.pair,
+                        ledger,
+                    });
+                }
                 self.order_event(order, OrderEvent::Cancelled, out);
                 continue;
             }
@@ -1114,6 +1171,11 @@ impl Engine {
                 // carries the network's exact liabilities.
                 if ended {
                     self.orders_ended += 1;
+                    // Given back once: a fill reported later (of a cancelled offer) settles the
+                    // balances only.
+                    o.commitment.selling_liabilities = Amount::ZERO;
+                    o.commitment.buying_liabilities = Amount::ZERO;
+                    o.commitment.subentries = 0;
                     if let Some(b) = self.balances.as_mut() {
                         b.release(&ended_order.commitment);
                     }
@@ -1199,6 +1261,7 @@ impl Engine {
         self.open_total.hash(&mut h);
         self.pnl.hash(&mut h);
         self.offers.hash(&mut h);
+        self.cancelled_offers.hash(&mut h);
         (self.day, self.day_start_pnl_stroops).hash(&mut h);
         self.orders.len().hash(&mut h);
         for o in self.orders.iter() {
@@ -1335,6 +1398,13 @@ impl Engine {
             put_i64(out, *offer);
             put_u64(out, *order);
         }
+        put_len(out, self.cancelled_offers.len());
+        for c in &self.cancelled_offers {
+            put_i64(out, c.offer_id);
+            put_u64(out, c.order);
+            put_u16(out, c.pair);
+            put_u32(out, c.ledger);
+        }
         put_i64(out, self.day);
         put_i128(out, self.day_start_pnl_stroops);
         put_len(out, self.intents.len());
@@ -1400,7 +1470,7 @@ impl Engine {
             books.push(Book::decode_snapshot(r)?);
         }
         let balances = if r.bool()? { Some(Balances::decode_snapshot(r)?) } else { None };
-        let n = r.len(78)?;
+        let n = r.len(82)?;
         let mut orders = IdTable::default();
         for _ in 0..n {
             let o = decode_order(r)?;
@@ -1454,6 +1524,18 @@ impl Engine {
             }
             offers.insert(offer, order);
         }
+        let n = r.len(22)?;
+        if n > CANCELLED_OFFERS_MAX {
+            return Err(corrupt("more cancelled offers than are kept"));
+        }
+        let mut cancelled_offers = VecDeque::with_capacity(CANCELLED_OFFERS_MAX);
+        for _ in 0..n {
+            let c = CancelledOffer { offer_id: r.i64()?, order: r.u64()?, pair: r.u16()?, ledger: r.u32()? };
+            if usize::from(c.pair) >= pairs_count {
+                return Err(corrupt("a cancelled offer on a pair the session does not have"));
+            }
+            cancelled_offers.push_back(c);
+        }
         let day = r.i64()?;
         let day_start_pnl_stroops = r.i128()?;
         if day_start_pnl_stroops.unsigned_abs() > PNL_STROOPS_MAX.saturating_mul(u128::from(u16::MAX) + 1) {
@@ -1503,6 +1585,7 @@ impl Engine {
             open_total,
             pnl,
             offers,
+            cancelled_offers,
             day,
             day_start_pnl_stroops,
             intents,
@@ -1630,6 +1713,7 @@ fn encode_order(out: &mut Vec<u8>, o: &Order) {
     put_i64(out, o.offer_id);
     put_u32(out, o.accepted_ledger);
     put_u32(out, o.fills_through_ledger);
+    put_u32(out, o.cancelled_ledger);
     put_u64(out, o.intent);
     let c = &o.commitment;
     put_asset(out, c.selling);
@@ -1652,7 +1736,8 @@ fn decode_order(r: &mut Reader<'_>) -> Result<Order, SnapshotError> {
     if filled > amount {
         return Err(corrupt("an order filled beyond its amount"));
     }
-    let (offer_id, accepted_ledger, fills_through_ledger, intent) = (r.i64()?, r.u32()?, r.u32()?, r.u64()?);
+    let (offer_id, accepted_ledger, fills_through_ledger) = (r.i64()?, r.u32()?, r.u32()?);
+    let (cancelled_ledger, intent) = (r.u32()?, r.u64()?);
     let commitment = Commitment {
         selling: r.asset()?,
         buying: r.asset()?,
@@ -1672,6 +1757,7 @@ fn decode_order(r: &mut Reader<'_>) -> Result<Order, SnapshotError> {
         offer_id,
         accepted_ledger,
         fills_through_ledger,
+        cancelled_ledger,
         intent,
         commitment,
     })

@@ -210,6 +210,9 @@ pub fn transition(
         // The race every SDEX client meets: the offer filled before the cancel landed, so the
         // cancel fails with op_offer_not_found. The order stays filled.
         (S::Filled, E::CancelReject | E::ReplaceReject) => S::Filled,
+        // Its other side: the offer filled in part before the cancel landed, and the trade is
+        // reported after the cancel's result. The order stays cancelled, with that fill.
+        (S::Cancelled, E::PartialFill) => S::Cancelled,
 
         (from, event) => return Err(InvalidTransition { from, event }),
     };

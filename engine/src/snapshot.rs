@@ -67,7 +67,7 @@ use crate::price::Price;
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"STLGSNAP";
 
 /// The body layout this code writes and reads.
-pub const SNAPSHOT_VERSION: u32 = 3;
+pub const SNAPSHOT_VERSION: u32 = 4;
 
 /// Bytes before the body: magic, version, reserved, seq, state hash, body length.
 pub const SNAPSHOT_HEADER_LEN: usize = 48;

@@ -1145,3 +1145,76 @@ fn an_account_snapshot_older_than_a_settled_fill_does_not_bring_back_what_was_so
     assert_eq!(lines(&h).0, (a("960"), a("60")));
     assert_eq!(h.engine.orders().find(|o| o.id == id).unwrap().filled, a("40"));
 }
+
+/// The cancel's result for a resting sell reaches the engine before the trade that sold part of
+/// the offer in an earlier ledger (the trades stream lags the transaction results): the fill is
+/// still booked — off the balance, into the position — and the order stays cancelled.
+#[test]
+fn a_fill_reported_after_the_cancel_landed_is_booked_and_the_order_stays_cancelled() {
+    let mut h = Harness::ready();
+    let id = rest_at(&mut h, 10, Side::Sell, "100", "0.1", 555, 7);
+    let free_before = free_xlm(&h);
+    let mut out = Vec::new();
+    h.engine.cancel(id, &mut out);
+    let cancel = intents_of(&out)[0].id;
+    let removed = OpResult { effect: OfferEffect::Deleted, offer_id: 555, remaining_stroops: 0, claims: vec![] };
+    let landed = |ledger| {
+        Input::TxSucceeded(TxSucceeded {
+            intent: cancel,
+            hash: [7; 32],
+            ledger,
+            fee_charged_stroops: 100,
+            ops: vec![removed.clone()],
+        })
+    };
+    h.feed(11, &landed(10));
+    assert_eq!(status(&h, id), OrderStatus::Cancelled);
+    // Everything the order held is back: 100 XLM and the offer's reserve.
+    assert_eq!(lines(&h), ((a("1000"), a("0")), (a("1000"), a("0"))));
+    assert_eq!(free_xlm(&h), free_before.checked_add(a("100.5")).unwrap());
+    // The trade of ledger 9 that sold 40 for 4 before the cancel: booked, once.
+    let out = h.feed(12, &trade(30, 9, 555, "40", "4"));
+    let o = h.engine.orders().find(|o| o.id == id).copied().unwrap();
+    assert_eq!((o.status, o.filled), (OrderStatus::Cancelled, a("40")));
+    assert!(
+        out.iter().any(|x| matches!(x, Output::Lifecycle(l) if l.order == id && l.from == 8 && l.to == 8)),
+        "the late fill is recorded against the cancelled order: {out:?}"
+    );
+    assert_eq!(lines(&h), ((a("960"), a("0")), (a("1004"), a("0"))));
+    assert_eq!(free_xlm(&h), free_before.checked_add(a("60.5")).unwrap(), "what was sold is not free to sell");
+    h.feed(13, &trade(30, 9, 555, "40", "4"));
+    assert_eq!(h.engine.orders().find(|o| o.id == id).unwrap().filled, a("40"), "a repeated trade is ignored");
+    // A trade of a ledger after the cancel cannot be of that offer (an id reused elsewhere).
+    h.feed(14, &trade(31, 11, 555, "10", "1"));
+    assert_eq!(h.engine.orders().find(|o| o.id == id).unwrap().filled, a("40"));
+    assert_eq!(lines(&h).0, (a("960"), a("0")));
+}
+
+/// An engine restored from a snapshot taken between a cancel's result and a late trade books
+/// that trade as the original does: snapshots carry the cancelled offers.
+#[test]
+fn a_restored_engine_still_books_a_fill_reported_after_the_cancel() {
+    let mut h = Harness::ready();
+    let id = rest_at(&mut h, 10, Side::Sell, "100", "0.1", 555, 7);
+    let mut out = Vec::new();
+    h.engine.cancel(id, &mut out);
+    let cancel = intents_of(&out)[0].id;
+    h.feed(
+        11,
+        &Input::TxSucceeded(TxSucceeded {
+            intent: cancel,
+            hash: [7; 32],
+            ledger: 10,
+            fee_charged_stroops: 100,
+            ops: vec![OpResult { effect: OfferEffect::Deleted, offer_id: 555, remaining_stroops: 0, claims: vec![] }],
+        }),
+    );
+    let mut restored =
+        Harness { engine: h.engine.restore_like(&h.engine.snapshot()).unwrap(), seq: h.seq, out: Vec::new() };
+    assert_eq!(restored.engine.state_hash(), h.engine.state_hash());
+    for x in [&mut h, &mut restored] {
+        x.feed(12, &trade(40, 9, 555, "40", "4"));
+        assert_eq!(x.engine.orders().find(|o| o.id == id).unwrap().filled, a("40"));
+    }
+    assert_eq!(restored.engine.state_hash(), h.engine.state_hash());
+}

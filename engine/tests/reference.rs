@@ -84,6 +84,9 @@ enum Step {
     Expire(usize),
     /// A trade of this many stroops of base against the n-th order's offer.
     Trade(usize, i64),
+    /// A trade against the n-th order's offer reported after its cancel landed, of the
+    /// cancel's ledger (the trades stream lagging the results): it filled in part before.
+    LateTrade(usize, i64),
 }
 
 fn step() -> impl proptest::strategy::Strategy<Value = Step> {
@@ -105,6 +108,7 @@ fn step() -> impl proptest::strategy::Strategy<Value = Step> {
         1 => (any::<usize>(), any::<bool>()).prop_map(|(i, nf)| Step::Fail(i, nf)),
         1 => any::<usize>().prop_map(Step::Expire),
         4 => (any::<usize>(), 1i64..6_000_000_000).prop_map(|(i, b)| Step::Trade(i, b)),
+        2 => (any::<usize>(), 1i64..6_000_000_000).prop_map(|(i, b)| Step::LateTrade(i, b)),
     ]
 }
 
@@ -123,6 +127,8 @@ struct Facts {
     offer_id: i64,
     cancel_pending: bool,
     cancelled: bool,
+    /// The ledger of the result that cancelled it.
+    cancelled_ledger: u32,
     refused: bool,
     expired: bool,
 }
@@ -298,6 +304,7 @@ impl Model {
             offer_id: 0,
             cancel_pending: false,
             cancelled: false,
+            cancelled_ledger: 0,
             refused: false,
             expired: false,
         });
@@ -339,6 +346,15 @@ impl Model {
             o.filled += base.min(o.amount - o.filled);
         }
     }
+
+    /// A fill of `base` against cancelled order `id` in `ledger`: booked if the offer was on
+    /// the book then (after the ledger that put it there, up to the one that cancelled it).
+    fn late_trade(&mut self, id: u64, base: i64, ledger: u32) {
+        let o = self.order(id);
+        if o.cancelled && ledger > o.accepted_ledger && ledger <= o.cancelled_ledger {
+            o.filled += base.min(o.amount - o.filled);
+        }
+    }
 }
 
 fn wire_price((n, d): (i32, i32)) -> WirePrice {
@@ -353,6 +369,8 @@ struct Run {
     ledger: u32,
     next_offer: i64,
     next_trade: u128,
+    /// The ledger of the last trade fed (the stream's ledgers never go back).
+    last_trade_ledger: u32,
     /// Intents the driver already reported as sent.
     sent: Vec<u64>,
     out: Vec<Output>,
@@ -478,6 +496,7 @@ impl Run {
                         if cancel {
                             o.cancel_pending = false;
                             o.cancelled = true;
+                            o.cancelled_ledger = ledger;
                             results.push(OpResult {
                                 effect: OfferEffect::Deleted,
                                 offer_id: o.offer_id,
@@ -584,6 +603,7 @@ impl Run {
                     } else {
                         self.ledger += 1;
                         self.next_trade += 1;
+                        self.last_trade_ledger = self.ledger;
                         self.model.trade(o.id, base, self.ledger);
                         let (bn, bd) = o.price;
                         self.feed(&Input::Trade(Trade {
@@ -601,6 +621,39 @@ impl Run {
                             counter_account: [7; 32],
                         }))
                     }
+                }
+            }
+            Step::LateTrade(n, base) => {
+                let o = if self.model.orders.is_empty() {
+                    None
+                } else {
+                    Some(self.model.orders[n % self.model.orders.len()].clone())
+                };
+                // Only of a cancelled offer, of its cancel's ledger, which the stream has not
+                // passed; never its whole rest (a cancel of an offer filled completely fails).
+                let rest = o.as_ref().map_or(0, |o| o.amount - o.filled);
+                match o {
+                    Some(o) if o.cancelled && o.cancelled_ledger >= self.last_trade_ledger && rest > 1 => {
+                        let (ledger, base) = (o.cancelled_ledger, base.min(rest - 1));
+                        self.next_trade += 1;
+                        self.last_trade_ledger = ledger;
+                        self.model.late_trade(o.id, base, ledger);
+                        self.feed(&Input::Trade(Trade {
+                            pair: 0,
+                            id: self.next_trade,
+                            ledger,
+                            ledger_close_time: 0,
+                            price: wire_price(o.price),
+                            base_amount_stroops: base,
+                            counter_amount_stroops: base / 10,
+                            base_is_seller: o.side == Side::Sell,
+                            base_offer_id: if o.side == Side::Sell { o.offer_id } else { 4242 },
+                            counter_offer_id: if o.side == Side::Buy { o.offer_id } else { 4242 },
+                            base_account: ACCOUNT,
+                            counter_account: [7; 32],
+                        }))
+                    }
+                    _ => Vec::new(),
                 }
             }
         };
@@ -630,6 +683,7 @@ fn run(steps: &[Step]) -> Seen {
         ledger: 1,
         next_offer: 1000,
         next_trade: 0,
+        last_trade_ledger: 0,
         sent: Vec::new(),
         out: Vec::new(),
     };
