@@ -11,7 +11,7 @@ use starlog_adapters::stellar::Network;
 use starlog_adapters::stellar::result::TxOutcome;
 use starlog_engine::events::{Input, OfferEffect, OpResult, WireAsset, WirePrice};
 use starlog_engine::one_or_many::OneOrMany;
-use starlog_engine::outputs::{Intent, OfferOp};
+use starlog_engine::outputs::{Intent, OfferOp, op_kind};
 use starlog_engine::{AccountId, Asset};
 use stellar_xdr::{self as xdr, WriteXdr};
 
@@ -38,6 +38,7 @@ fn intent(id: u64) -> Intent {
         id,
         ops: OneOrMany::one(OfferOp {
             order: id,
+            kind: op_kind::MANAGE_SELL,
             selling: WireAsset::from(Asset::Native),
             buying: WireAsset::from(usd),
             amount_stroops: 10_000_000,
@@ -286,4 +287,44 @@ native = {native_max}
     let mut inputs = Vec::new();
     p.on_intent(&intent(8), NOW, &mut signer(), &mut inputs, &mut actions).unwrap_err();
     assert!(inputs.is_empty());
+}
+
+/// Each operation kind the engine emits becomes that Stellar operation: a buy is a
+/// ManageBuyOffer of the base amount at counter per base. A kind it does not know is refused
+/// before anything is signed.
+#[test]
+fn a_buy_is_sent_as_a_manage_buy_offer_and_an_unknown_kind_is_refused() {
+    use stellar_xdr::ReadXdr;
+    let mut p = pipeline();
+    let (mut inputs, mut actions) = (Vec::new(), Vec::new());
+    assert!(p.sync_sequence(1, NOW, &mut signer(), &mut inputs, &mut actions).is_empty());
+    actions.clear();
+    let usd = Asset::credit("USD", AccountId::from_bytes([9; 32])).unwrap();
+    let mut buy = intent(1);
+    buy.ops = OneOrMany::one(OfferOp {
+        order: 1,
+        kind: op_kind::MANAGE_BUY,
+        selling: WireAsset::from(usd),
+        buying: WireAsset::from(Asset::Native),
+        amount_stroops: 30_000_000,
+        price: WirePrice { n: 1, d: 10 },
+        offer_id: 0,
+    });
+    p.on_intent(&buy, NOW, &mut signer(), &mut inputs, &mut actions).unwrap();
+    let (_, envelope) = submit_of(&actions);
+    let xdr::TransactionEnvelope::Tx(env) =
+        xdr::TransactionEnvelope::from_xdr_base64(&envelope, xdr::Limits::none()).unwrap()
+    else {
+        panic!("a v1 envelope")
+    };
+    let [op] = &env.tx.operations[..] else { panic!("one operation") };
+    let xdr::OperationBody::ManageBuyOffer(b) = &op.body else { panic!("a ManageBuyOffer: {:?}", op.body) };
+    assert_eq!((b.buy_amount, b.price.n, b.price.d, b.offer_id), (30_000_000, 1, 10, 0));
+    assert_eq!(b.buying, xdr::Asset::Native);
+    let mut odd = intent(2);
+    odd.ops = OneOrMany::one(OfferOp { kind: 7, ..buy.ops.iter().copied().next().unwrap() });
+    let (mut inputs, mut actions) = (Vec::new(), Vec::new());
+    let error = p.on_intent(&odd, NOW, &mut signer(), &mut inputs, &mut actions).unwrap_err();
+    assert!(error.to_string().contains("unknown operation kind 7"), "{error}");
+    assert!(actions.is_empty());
 }

@@ -23,7 +23,7 @@ use crate::id_table::IdTable;
 use crate::incident::{Incident, IncidentClassifier, IncidentConfig, IncidentConfigError};
 use crate::lifecycle::{OrderEvent, OrderStatus, transition};
 use crate::one_or_many::OneOrMany;
-use crate::outputs::{Control, Decision, IncidentOut, InputRefused, Intent, LifecycleChange, OfferOp, Output};
+use crate::outputs::{Control, Decision, IncidentOut, InputRefused, Intent, LifecycleChange, OfferOp, Output, op_kind};
 use crate::price::Price;
 use crate::reserves::{Balances, Commitment, Line};
 use crate::risk::{
@@ -511,6 +511,7 @@ impl Engine {
             self.raise(incident, out);
             ops.push(OfferOp {
                 order: 0,
+                kind: op_kind::MANAGE_SELL,
                 selling: WireAsset { code: off.selling.code, issuer: off.selling.issuer },
                 buying: WireAsset { code: off.buying.code, issuer: off.buying.issuer },
                 amount_stroops: 0,
@@ -714,12 +715,20 @@ impl Engine {
         };
         let balances = self.balances.as_ref().ok_or(RejectCode::NoAccountState)?;
         let commitment = balances.commitment(selling, buying, sell_amount, sell_price, true)?;
+        // The operation: a sell sells base; a buy buys base (ManageBuyOffer, at counter per
+        // base), so that what it gets on arrival is the amount asked, whatever the prices it
+        // crosses at. Either way the offer that rests sells `selling`, as the commitment says.
+        let (kind, amount_stroops, op_price) = match side {
+            Side::Sell => (op_kind::MANAGE_SELL, sell_amount.stroops(), sell_price),
+            Side::Buy => (op_kind::MANAGE_BUY, amount.stroops(), price),
+        };
         let op = OfferOp {
             order: 0,
+            kind,
             selling: WireAsset::from(selling),
             buying: WireAsset::from(buying),
-            amount_stroops: sell_amount.stroops(),
-            price: sell_price.into(),
+            amount_stroops,
+            price: op_price.into(),
             offer_id: 0,
         };
         Ok((commitment, op))
@@ -1769,6 +1778,7 @@ fn cancel_op(o: &Order) -> OfferOp {
     let sell_price = if o.side == Side::Sell { o.price } else { o.price.inverse() };
     OfferOp {
         order: o.id,
+        kind: op_kind::MANAGE_SELL,
         selling: WireAsset::from(o.commitment.selling),
         buying: WireAsset::from(o.commitment.buying),
         amount_stroops: 0,

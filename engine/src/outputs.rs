@@ -81,17 +81,32 @@ pub struct InvalidTransitionOut {
     pub event: u8,
 }
 
+/// Which Stellar operation an [`OfferOp`] is (stable: journaled).
+pub mod op_kind {
+    /// ManageSellOffer: sell `amount_stroops` of `selling` at `price` buying per selling. Our
+    /// sells, and every cancel (amount 0).
+    pub const MANAGE_SELL: u8 = 0;
+    /// ManageBuyOffer: buy `amount_stroops` of `buying` at `price` selling per buying. Our buys:
+    /// the base amount is what the order asked for, so a buy crossing at a better price on
+    /// arrival gets exactly it, for less counter (a sell of counter would get more base than
+    /// asked, and the order's remainder would no longer be the offer's).
+    pub const MANAGE_BUY: u8 = 1;
+}
+
 /// One operation of an intent.
 #[derive(Archive, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[rkyv(derive(Debug))]
 pub struct OfferOp {
     /// The order this operation serves.
     pub order: u64,
+    /// An [`op_kind`] code.
+    pub kind: u8,
     pub selling: WireAsset,
     pub buying: WireAsset,
-    /// 0 cancels the offer named by `offer_id`.
+    /// Of `selling` to sell ([`op_kind::MANAGE_SELL`]) or of `buying` to buy
+    /// ([`op_kind::MANAGE_BUY`]); 0 cancels the offer named by `offer_id`.
     pub amount_stroops: i64,
-    /// Buying per selling (ManageSellOffer).
+    /// Buying per selling ([`op_kind::MANAGE_SELL`]); selling per buying ([`op_kind::MANAGE_BUY`]).
     pub price: WirePrice,
     /// 0 creates a new offer; otherwise modifies or cancels that offer.
     pub offer_id: i64,
@@ -189,6 +204,7 @@ mod tests {
                 id: 9,
                 ops: OneOrMany::one(OfferOp {
                     order: 1,
+                    kind: op_kind::MANAGE_BUY,
                     selling: WireAsset { code: [0; 12], issuer: [0; 32] },
                     buying: WireAsset { code: *b"USD\0\0\0\0\0\0\0\0\0", issuer: [5; 32] },
                     amount_stroops: 0,

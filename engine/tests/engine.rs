@@ -9,7 +9,7 @@ use starlog_engine::events::{
     WirePrice,
 };
 use starlog_engine::incident::IncidentConfig;
-use starlog_engine::outputs::{Decision, Output};
+use starlog_engine::outputs::{Decision, Output, op_kind};
 use starlog_engine::risk::{RejectCode, RiskLimits, Side, ValidationLevel};
 use starlog_engine::throttle::ThrottleConfig;
 use starlog_engine::{Amount, Asset, OrderStatus, Pair, Price};
@@ -189,18 +189,44 @@ fn an_accepted_order_becomes_a_decision_an_order_and_an_intent() {
     // A buy is a sell of the counter asset at the inverse price.
     let id = h.place(Side::Buy, "50", "0.098").unwrap();
     let Some(Output::Intent(i)) = h.out.iter().rev().find(|x| matches!(x, Output::Intent(_))) else { panic!() };
-    assert_eq!((i.ops[0].order, i.ops[0].amount_stroops), (id, a("4.9").stroops()));
-    assert_eq!(i.ops[0].price, WirePrice { n: 49, d: 500 }.into_inverse());
-    assert_eq!(i.ops[0].selling, WireAsset::from(usd()));
+    // A buy is a ManageBuyOffer of the base amount, at counter per base, selling the counter.
+    assert_eq!((i.ops[0].order, i.ops[0].kind, i.ops[0].amount_stroops), (id, op_kind::MANAGE_BUY, a("50").stroops()));
+    assert_eq!(i.ops[0].price, WirePrice { n: 49, d: 500 });
+    assert_eq!((i.ops[0].selling, i.ops[0].buying), (WireAsset::from(usd()), WireAsset::from(Asset::Native)));
 }
 
-trait Inverse {
-    fn into_inverse(self) -> WirePrice;
-}
-impl Inverse for WirePrice {
-    fn into_inverse(self) -> WirePrice {
-        WirePrice { n: self.d, d: self.n }
-    }
+/// A buy that crosses at a better price than its own on arrival gets the base it asked for
+/// and pays only the counter it crossed for: the rest of its hold is given back at once.
+#[test]
+fn a_buy_filled_on_arrival_at_a_better_price_pays_what_it_crossed_for() {
+    let mut h = Harness::ready();
+    let id = h.place(Side::Buy, "50", "0.098").unwrap();
+    let intent = last_intent(&h).id;
+    assert_eq!(lines(&h).1, (a("1000"), a("0")));
+    let usd_free = |h: &Harness| {
+        let l = *h.engine.balances().unwrap().line(&usd()).unwrap();
+        l.balance.checked_sub(l.selling_liabilities).unwrap()
+    };
+    assert_eq!(usd_free(&h), a("995.1"), "4.9 USD held for the buy");
+    h.feed(10, &submitted(intent));
+    // Someone's 50 XLM at 0.09: our buy takes all of it for 4.5 USD.
+    let claim = Claim {
+        seller: [6; 32],
+        offer_id: 9,
+        asset_sold: WireAsset::from(Asset::Native),
+        amount_sold_stroops: a("50").stroops(),
+        asset_bought: WireAsset::from(usd()),
+        amount_bought_stroops: a("4.5").stroops(),
+    };
+    let Input::TxSucceeded(mut ok) = created(intent, 0, vec![claim]) else { unreachable!() };
+    ok.ops[0].effect = OfferEffect::Deleted;
+    ok.ops[0].remaining_stroops = 0;
+    h.feed(11, &Input::TxSucceeded(ok));
+    assert_eq!(status(&h, id), OrderStatus::Filled);
+    assert_eq!(h.engine.orders().find(|o| o.id == id).unwrap().filled, a("50"));
+    let xlm = *h.engine.balances().unwrap().line(&Asset::Native).unwrap();
+    assert_eq!((xlm.balance, xlm.buying_liabilities), (a("1050"), a("0")));
+    assert_eq!(usd_free(&h), a("995.5"), "4.5 USD paid, the other 0.4 free again");
 }
 
 #[test]

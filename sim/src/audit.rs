@@ -14,7 +14,7 @@ use starlog_engine::engine::Engine;
 use starlog_engine::events::{self, ArchivedInput, ArchivedWireAsset, ArchivedWirePrice, key_store};
 use starlog_engine::incident::{IncidentKind, Priority};
 use starlog_engine::lifecycle::OrderStatus;
-use starlog_engine::outputs::{self, ArchivedOutput};
+use starlog_engine::outputs::{self, ArchivedOutput, op_kind};
 use starlog_engine::risk::RejectCode;
 use starlog_journal::{JournalReader, hex};
 
@@ -209,15 +209,24 @@ fn output_entry(output: &ArchivedOutput) -> (&'static str, String) {
                 .ops
                 .iter()
                 .map(|o| {
-                    format!(
-                        "order {} offer {} sell {} {} for {} at {}",
-                        o.order.to_native(),
-                        o.offer_id.to_native(),
-                        o.amount_stroops.to_native(),
-                        asset(&o.selling),
-                        asset(&o.buying),
-                        price(&o.price)
-                    )
+                    let (order, offer, amount) = (o.order.to_native(), o.offer_id.to_native(), o.amount_stroops);
+                    // Each as its operation reads: ManageBuyOffer names what it buys first.
+                    match o.kind {
+                        op_kind::MANAGE_BUY => format!(
+                            "order {order} offer {offer} buy {} {} with {} at {}",
+                            amount.to_native(),
+                            asset(&o.buying),
+                            asset(&o.selling),
+                            price(&o.price)
+                        ),
+                        _ => format!(
+                            "order {order} offer {offer} sell {} {} for {} at {}",
+                            amount.to_native(),
+                            asset(&o.selling),
+                            asset(&o.buying),
+                            price(&o.price)
+                        ),
+                    }
                 })
                 .collect();
             ("intent", format!("intent {}: {}", i.id.to_native(), ops.join("; ")))

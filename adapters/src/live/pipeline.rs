@@ -27,7 +27,7 @@
 use std::collections::BTreeMap;
 
 use starlog_engine::events::{Input, SecurityEvent, TxExpired, TxFailed, TxSubmitted, TxSucceeded};
-use starlog_engine::outputs::Intent;
+use starlog_engine::outputs::{Intent, op_kind};
 use starlog_engine::{AccountId, Amount, OfferRef, Price};
 use stellar_xdr as xdr;
 
@@ -249,8 +249,18 @@ impl Pipeline {
                 let asset = |w: &starlog_engine::events::WireAsset| {
                     w.to_asset().map_err(|_| PipelineError::Build(format!("intent {}: bad asset", intent.id)))
                 };
+                let kind = match op.kind {
+                    op_kind::MANAGE_SELL => OfferKind::ManageSell,
+                    op_kind::MANAGE_BUY => OfferKind::ManageBuy,
+                    other => {
+                        return Err(PipelineError::Build(format!(
+                            "intent {}: unknown operation kind {other}",
+                            intent.id
+                        )));
+                    }
+                };
                 Ok(OfferOp {
-                    kind: OfferKind::ManageSell,
+                    kind,
                     selling: asset(&op.selling)?,
                     buying: asset(&op.buying)?,
                     amount: Amount::from_stroops(op.amount_stroops)

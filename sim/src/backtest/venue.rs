@@ -530,6 +530,7 @@ pub(super) fn intent_hash(intent: u64) -> [u8; 32] {
 mod tests {
     use super::*;
     use starlog_engine::AccountId;
+    use starlog_engine::outputs::op_kind;
 
     const UNIT: i64 = 10_000_000;
 
@@ -570,8 +571,10 @@ mod tests {
                     Side::Sell => (v.pair.selling(), v.pair.buying()),
                     Side::Buy => (v.pair.buying(), v.pair.selling()),
                 };
+                let kind = if side == Side::Buy { op_kind::MANAGE_BUY } else { op_kind::MANAGE_SELL };
                 OfferOp {
                     order: *o,
+                    kind,
                     selling: selling.into(),
                     buying: buying.into(),
                     amount_stroops: amount,
