@@ -146,7 +146,7 @@ pub struct MarketMaker {
     /// The mid (m, d) the quotes were last checked against: with every slot filled and the mid
     /// unchanged there is nothing to do, and the targets are not recomputed.
     checked_mid: Option<(u128, u128)>,
-    /// What the quotes were last checked with: the mid and the pair's two balances.
+    /// The pair's two balances when placements were last considered (some slot was empty).
     checked_funds: (i64, i64),
     /// The mid and balances at which a placement was last refused: not tried again until one
     /// of them changes (a refused order is not retried on every input).
@@ -247,17 +247,23 @@ impl Strategy for MarketMaker {
         let (bn, bd, an, ad) = (bid.n() as u128, bid.d() as u128, ask.n() as u128, ask.d() as u128);
         let (m, d) = (bn * ad + an * bd, 2 * bd * ad);
         let all_quoted = self.bids.iter().chain(self.asks.iter()).all(Option::is_some);
-        if self.checked_mid == Some((m, d)) && all_quoted {
-            return;
-        }
-        let funds = self.funds(engine);
-        if self.checked_mid == Some((m, d)) && self.refused == Some(((m, d), funds)) {
-            return;
-        }
         let mid_unchanged = self.checked_mid == Some((m, d));
+        if mid_unchanged && all_quoted {
+            return;
+        }
+        // Funds and sizes matter only to placements, into empty slots: with every slot quoted,
+        // a moved mid only asks which quotes to replace.
+        let (bid_size, ask_size) = if all_quoted {
+            (Amount::ZERO, Amount::ZERO)
+        } else {
+            let funds = self.funds(engine);
+            if mid_unchanged && self.refused == Some(((m, d), funds)) {
+                return;
+            }
+            self.checked_funds = funds;
+            self.sizes(funds, m, d)
+        };
         self.checked_mid = Some((m, d));
-        self.checked_funds = funds;
-        let (bid_size, ask_size) = self.sizes(funds, m, d);
         let tolerance = u128::from(self.params.refresh_tolerance_bps);
         for (side, size) in [(Side::Buy, bid_size), (Side::Sell, ask_size)] {
             for level in 0..self.params.levels {
