@@ -139,6 +139,7 @@ pub(super) struct Venue {
 }
 
 /// What applying one intent at the venue gave.
+#[derive(Debug)]
 pub(super) enum TxOutcome {
     Succeeded(TxSucceeded, Vec<Fill>),
     Failed(TxFailed),
@@ -177,9 +178,11 @@ impl Venue {
         let ops = intent.ops.len() as i64;
         let fee = self.exec.fee_per_op_stroops.saturating_mul(ops);
         let hash = intent_hash(intent.id);
-        // A fee the account cannot pay: refused before it is applied, so nothing is spent, not
-        // even the sequence number.
-        if self.account.balance(&Asset::Native) - fee < 0 {
+        // A fee the account cannot pay from what is available (above its reserve and selling
+        // liabilities, as stellar-core checks it): refused before it is applied, so nothing is
+        // spent, not even the sequence number.
+        let reserve = self.exec.base_reserve_stroops;
+        if self.account.available(&Asset::Native, &self.pair, reserve, 0) < fee {
             return TxOutcome::Failed(TxFailed {
                 intent: intent.id,
                 hash,
@@ -633,5 +636,27 @@ mod tests {
         assert_eq!(v.account.balance(&Asset::Native), 50, "no fee taken");
         assert_eq!(v.sequence, 10, "never applied: the sequence number is not used up");
         assert!(v.account.offers.is_empty());
+    }
+
+    /// The fee comes out of what is available: a balance held by the reserve and by an offer's
+    /// selling liabilities cannot pay it.
+    #[test]
+    fn a_fee_only_the_reserve_or_liabilities_could_cover_is_refused() {
+        let mut v = venue(&[(1, Side::Sell, 10, "0.2"), (2, Side::Sell, 1, "0.3")]);
+        let reserve = v.exec.base_reserve_stroops;
+        let TxOutcome::Succeeded(..) = v.execute(&intent(&v, 7, &[1]), 1) else { panic!("applies") };
+        // The USD trustline and one resting offer (two subentries; 10 XLM of selling
+        // liabilities): leave 50 stroops above them, less than the next fee of 100.
+        let held = reserve * (2 + 2) + 10 * UNIT;
+        v.account.lines[0].1 = held + 50;
+        let TxOutcome::Failed(failed) = v.execute(&intent(&v, 8, &[2]), 2) else { panic!("refused") };
+        assert_eq!(failed.tx_code, TX_INSUFFICIENT_BALANCE);
+        assert_eq!(v.account.balance(&Asset::Native), held + 50, "no fee taken");
+        // Exactly the fee available: it is paid, and the transaction applied (its operation
+        // then fails for the new offer's reserve, which the fee took).
+        v.account.lines[0].1 = held + 100;
+        let outcome = v.execute(&intent(&v, 9, &[2]), 3);
+        assert!(matches!(&outcome, TxOutcome::Failed(f) if f.tx_code == -1), "applied: {outcome:?}");
+        assert_eq!(v.account.balance(&Asset::Native), held, "the fee is taken");
     }
 }
