@@ -985,14 +985,31 @@ fn a_fill_the_account_snapshot_already_shows_is_not_booked_twice() {
     assert_eq!(lines(&h), ((a("900"), a("0")), (a("1010"), a("0"))));
 }
 
+/// A sell of 100 at 0.1 resting as offer 555 from ledger 7, and a cancel of it sent: (order,
+/// the cancel's intent).
+fn rest_then_cancel(h: &mut Harness) -> (u64, u64) {
+    let id = rest_at(h, 10, Side::Sell, "100", "0.1", 555, 7);
+    let mut out = Vec::new();
+    h.engine.cancel(id, &mut out);
+    (id, intents_of(&out)[0].id)
+}
+
+/// The cancel `intent` of offer 555 landed in `ledger`.
+fn cancel_landed(intent: u64, ledger: u32) -> Input {
+    Input::TxSucceeded(TxSucceeded {
+        intent,
+        hash: [7; 32],
+        ledger,
+        fee_charged_stroops: 100,
+        ops: vec![OpResult { effect: OfferEffect::Deleted, offer_id: 555, remaining_stroops: 0, claims: vec![] }],
+    })
+}
+
 #[test]
 fn an_offer_found_gone_is_sold_at_once_and_credited_by_the_next_snapshot() {
     let mut h = Harness::ready();
-    let id = rest_at(&mut h, 10, Side::Sell, "100", "0.1", 555, 7);
+    let (id, cancel) = rest_then_cancel(&mut h);
     let free_before = free_xlm(&h);
-    let mut out = Vec::new();
-    h.engine.cancel(id, &mut out);
-    let cancel = intents_of(&out)[0].id;
     h.feed(11, &Input::TxFailed(TxFailed { intent: cancel, hash: [6; 32], tx_code: -1, op_codes: vec![-11] }));
     assert_eq!(status(&h, id), OrderStatus::Filled);
     // Sold at an unknown ledger: off the balance and the liabilities; the USD comes with a snapshot.
@@ -1178,22 +1195,9 @@ fn an_account_snapshot_older_than_a_settled_fill_does_not_bring_back_what_was_so
 #[test]
 fn a_fill_reported_after_the_cancel_landed_is_booked_and_the_order_stays_cancelled() {
     let mut h = Harness::ready();
-    let id = rest_at(&mut h, 10, Side::Sell, "100", "0.1", 555, 7);
+    let (id, cancel) = rest_then_cancel(&mut h);
     let free_before = free_xlm(&h);
-    let mut out = Vec::new();
-    h.engine.cancel(id, &mut out);
-    let cancel = intents_of(&out)[0].id;
-    let removed = OpResult { effect: OfferEffect::Deleted, offer_id: 555, remaining_stroops: 0, claims: vec![] };
-    let landed = |ledger| {
-        Input::TxSucceeded(TxSucceeded {
-            intent: cancel,
-            hash: [7; 32],
-            ledger,
-            fee_charged_stroops: 100,
-            ops: vec![removed.clone()],
-        })
-    };
-    h.feed(11, &landed(10));
+    h.feed(11, &cancel_landed(cancel, 10));
     assert_eq!(status(&h, id), OrderStatus::Cancelled);
     // Everything the order held is back: 100 XLM and the offer's reserve.
     assert_eq!(lines(&h), ((a("1000"), a("0")), (a("1000"), a("0"))));
@@ -1221,20 +1225,8 @@ fn a_fill_reported_after_the_cancel_landed_is_booked_and_the_order_stays_cancell
 #[test]
 fn a_restored_engine_still_books_a_fill_reported_after_the_cancel() {
     let mut h = Harness::ready();
-    let id = rest_at(&mut h, 10, Side::Sell, "100", "0.1", 555, 7);
-    let mut out = Vec::new();
-    h.engine.cancel(id, &mut out);
-    let cancel = intents_of(&out)[0].id;
-    h.feed(
-        11,
-        &Input::TxSucceeded(TxSucceeded {
-            intent: cancel,
-            hash: [7; 32],
-            ledger: 10,
-            fee_charged_stroops: 100,
-            ops: vec![OpResult { effect: OfferEffect::Deleted, offer_id: 555, remaining_stroops: 0, claims: vec![] }],
-        }),
-    );
+    let (id, cancel) = rest_then_cancel(&mut h);
+    h.feed(11, &cancel_landed(cancel, 10));
     let mut restored =
         Harness { engine: h.engine.restore_like(&h.engine.snapshot()).unwrap(), seq: h.seq, out: Vec::new() };
     assert_eq!(restored.engine.state_hash(), h.engine.state_hash());

@@ -404,6 +404,26 @@ impl Run {
         (!self.model.intents.is_empty()).then(|| self.model.intents[n % self.model.intents.len()].clone())
     }
 
+    /// Feed the next trade of the stream: `base` of order `o`'s offer in `ledger`, at its price.
+    fn trade_against(&mut self, o: &Facts, base: i64, ledger: u32) -> Vec<Output> {
+        self.next_trade += 1;
+        self.last_trade_ledger = ledger;
+        self.feed(&Input::Trade(Trade {
+            pair: 0,
+            id: self.next_trade,
+            ledger,
+            ledger_close_time: 0,
+            price: wire_price(o.price),
+            base_amount_stroops: base,
+            counter_amount_stroops: base / 10,
+            base_is_seller: o.side == Side::Sell,
+            base_offer_id: if o.side == Side::Sell { o.offer_id } else { 4242 },
+            counter_offer_id: if o.side == Side::Buy { o.offer_id } else { 4242 },
+            base_account: ACCOUNT,
+            counter_account: [7; 32],
+        }))
+    }
+
     fn settle(&mut self, intent: u64) {
         self.model.intents.retain(|(id, _)| *id != intent);
     }
@@ -602,24 +622,8 @@ impl Run {
                         Vec::new()
                     } else {
                         self.ledger += 1;
-                        self.next_trade += 1;
-                        self.last_trade_ledger = self.ledger;
                         self.model.trade(o.id, base, self.ledger);
-                        let (bn, bd) = o.price;
-                        self.feed(&Input::Trade(Trade {
-                            pair: 0,
-                            id: self.next_trade,
-                            ledger: self.ledger,
-                            ledger_close_time: 0,
-                            price: wire_price((bn, bd)),
-                            base_amount_stroops: base,
-                            counter_amount_stroops: base / 10,
-                            base_is_seller: o.side == Side::Sell,
-                            base_offer_id: if o.side == Side::Sell { o.offer_id } else { 4242 },
-                            counter_offer_id: if o.side == Side::Buy { o.offer_id } else { 4242 },
-                            base_account: ACCOUNT,
-                            counter_account: [7; 32],
-                        }))
+                        self.trade_against(&o, base, self.ledger)
                     }
                 }
             }
@@ -635,23 +639,8 @@ impl Run {
                 match o {
                     Some(o) if o.cancelled && o.cancelled_ledger >= self.last_trade_ledger && rest > 1 => {
                         let (ledger, base) = (o.cancelled_ledger, base.min(rest - 1));
-                        self.next_trade += 1;
-                        self.last_trade_ledger = ledger;
                         self.model.late_trade(o.id, base, ledger);
-                        self.feed(&Input::Trade(Trade {
-                            pair: 0,
-                            id: self.next_trade,
-                            ledger,
-                            ledger_close_time: 0,
-                            price: wire_price(o.price),
-                            base_amount_stroops: base,
-                            counter_amount_stroops: base / 10,
-                            base_is_seller: o.side == Side::Sell,
-                            base_offer_id: if o.side == Side::Sell { o.offer_id } else { 4242 },
-                            counter_offer_id: if o.side == Side::Buy { o.offer_id } else { 4242 },
-                            base_account: ACCOUNT,
-                            counter_account: [7; 32],
-                        }))
+                        self.trade_against(&o, base, ledger)
                     }
                     _ => Vec::new(),
                 }
