@@ -909,6 +909,30 @@ impl Engine {
         }
     }
 
+    /// A buy (ManageBuyOffer) that crossed on arrival rests for its remaining base at its own
+    /// price, whatever the crossing cost: counter held beyond that — saved by crossing at
+    /// better prices — is free again, as the network frees it. (Later fills of the resting
+    /// offer take exactly what they sell off its hold: the network does not round it again.)
+    fn rest_buy_at_its_price(&mut self, order: u64) {
+        let (Some(o), Some(b)) = (self.orders.get_mut(order), self.balances.as_mut()) else { return };
+        if o.status.is_terminal() {
+            return;
+        }
+        let rest = Amount::from_stroops(o.amount.stroops() - o.filled.stroops()).unwrap_or(Amount::ZERO);
+        let Ok(need) = o.price.notional_ceil(rest) else { return };
+        let Ok(excess) = o.commitment.selling_liabilities.checked_sub(need) else { return };
+        if excess.is_zero() {
+            return;
+        }
+        b.release(&Commitment {
+            selling_liabilities: excess,
+            buying_liabilities: Amount::ZERO,
+            subentries: 0,
+            ..o.commitment
+        });
+        o.commitment.selling_liabilities = need;
+    }
+
     /// Profit or loss since the session began, in counter stroops, every position marked at its
     /// book's mid (or the last fill price when there is no two-sided book).
     pub fn pnl_stroops(&self) -> i128 {
@@ -1090,6 +1114,9 @@ impl Engine {
                 counter += q;
             }
             self.credit_fill(order, base, counter, Some(t.ledger.to_native()));
+            if o.side == Side::Buy && base > 0 {
+                self.rest_buy_at_its_price(order);
+            }
             if let Some(x) = self.orders.get_mut(order) {
                 x.offer_id = result.offer_id.to_native();
                 x.accepted_ledger = t.ledger.to_native();

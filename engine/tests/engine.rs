@@ -195,6 +195,52 @@ fn an_accepted_order_becomes_a_decision_an_order_and_an_intent() {
     assert_eq!((i.ops[0].selling, i.ops[0].buying), (WireAsset::from(usd()), WireAsset::from(Asset::Native)));
 }
 
+/// A buy that crosses in part at a better price on arrival rests for the rest of its base at
+/// its own price: it holds that much counter, no more (the network rests a ManageBuyOffer so),
+/// and a cancel gives back exactly that.
+#[test]
+fn a_buy_resting_after_a_better_price_on_arrival_holds_only_what_its_rest_needs() {
+    let mut h = Harness::ready();
+    let id = h.place(Side::Buy, "100", "0.1").unwrap();
+    let intent = last_intent(&h).id;
+    let usd_line = |h: &Harness| {
+        let l = *h.engine.balances().unwrap().line(&usd()).unwrap();
+        (l.balance, l.selling_liabilities)
+    };
+    assert_eq!(usd_line(&h), (a("1000"), a("10")));
+    h.feed(10, &submitted(intent));
+    // 50 XLM at 0.08 cross on arrival, for 4 USD; 50 rest at 0.1, which needs 5 USD.
+    let claim = Claim {
+        seller: [6; 32],
+        offer_id: 9,
+        asset_sold: WireAsset::from(Asset::Native),
+        amount_sold_stroops: a("50").stroops(),
+        asset_bought: WireAsset::from(usd()),
+        amount_bought_stroops: a("4").stroops(),
+    };
+    h.feed(11, &created(intent, 555, vec![claim]));
+    assert_eq!(status(&h, id), OrderStatus::PartiallyFilled);
+    assert_eq!(usd_line(&h), (a("996"), a("5")), "the 1 USD the better price saved is free");
+    let o = h.engine.orders().find(|o| o.id == id).copied().unwrap();
+    assert_eq!(o.commitment.selling_liabilities, a("5"));
+    // The cancel gives back the 5 it holds.
+    let mut out = Vec::new();
+    h.engine.cancel(id, &mut out);
+    let cancel = intents_of(&out)[0].id;
+    h.feed(
+        12,
+        &Input::TxSucceeded(TxSucceeded {
+            intent: cancel,
+            hash: [7; 32],
+            ledger: 9,
+            fee_charged_stroops: 100,
+            ops: vec![OpResult { effect: OfferEffect::Deleted, offer_id: 555, remaining_stroops: 0, claims: vec![] }],
+        }),
+    );
+    assert_eq!(status(&h, id), OrderStatus::Cancelled);
+    assert_eq!(usd_line(&h), (a("996"), a("0")));
+}
+
 /// A buy that crosses at a better price than its own on arrival gets the base it asked for
 /// and pays only the counter it crossed for: the rest of its hold is given back at once.
 #[test]

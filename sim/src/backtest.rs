@@ -396,7 +396,10 @@ impl Run {
                     self.venue.orders.insert(d.order, (side, d.amount_stroops, price));
                 }
                 Output::Decision(d) => *self.report.rejects.entry(d.reject_code).or_default() += 1,
-                Output::Lifecycle(l) if l.to == OrderStatus::Cancelled as u8 => self.report.cancels += 1,
+                // A change into Cancelled (not a late fill recorded on a cancelled order).
+                Output::Lifecycle(l) if l.to == OrderStatus::Cancelled as u8 && l.from != l.to => {
+                    self.report.cancels += 1;
+                }
                 Output::Incident(_) => self.report.incidents += 1,
                 Output::Intent(intent) => {
                     sent.push((intent.id, intent.ops.len()));
@@ -509,6 +512,7 @@ pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 
 /// Run one backtest of the session in `dir`. See the module doc.
 pub fn run(dir: &Path, spec: &BacktestSpec, progress: Progress<'_>) -> Result<BacktestReport, ReplayError> {
+    starlog_adapters::core_loop::check_wire(dir)?;
     let inputs = JournalReader::open(dir.join(INPUT_DIR))?;
     // The recording is verified first (checksums and chain): a backtest of damaged data is an
     // error, and the chain head names the recording in the report.

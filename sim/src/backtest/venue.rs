@@ -16,7 +16,7 @@ use starlog_engine::price::Price;
 use starlog_engine::risk::Side;
 
 use super::{ExecParams, Fill, NS_PER_MS, Source};
-use crate::sdex::offer_liabilities;
+use crate::sdex::{adjust_offer, offer_liabilities};
 
 /// Stellar's operation result codes the venue gives (ManageSellOffer).
 mod op_code {
@@ -351,7 +351,13 @@ impl Venue {
             side,
             price,
             remaining_base,
-            remaining_counter: if side == Side::Buy { budget_counter } else { 0 },
+            // A buy rests as stellar-core rests a ManageBuyOffer: selling what buys its remaining
+            // base at its price (`adjustOffer`), not what is left of its budget.
+            remaining_counter: if side == Side::Buy {
+                adjust_offer(price.inverse(), budget_counter, remaining_base)
+            } else {
+                0
+            },
             queue_ahead_stroops: queue,
         };
         self.account.offers.insert(offer_id, offer);
