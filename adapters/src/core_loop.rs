@@ -46,6 +46,67 @@ use crate::snapshots::{self, SnapshotPolicy};
 /// Subdirectories of a session directory.
 pub const INPUT_DIR: &str = "input";
 pub const OUTPUT_DIR: &str = "output";
+/// The file in a session directory that names the wire format of its journals' records:
+/// `starlog-wire N` ([`events::WIRE_VERSION`]).
+pub const WIRE_FILE: &str = "WIRE";
+
+/// A session directory that names another wire format than this build's: its records would be
+/// read with the wrong layout.
+#[derive(Debug)]
+pub struct WireMismatch {
+    pub dir: PathBuf,
+    /// What the session's [`WIRE_FILE`] says (cut short), or why it cannot be read.
+    pub found: String,
+}
+
+impl fmt::Display for WireMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "incompatible session: {} holds records of {}; this build reads starlog-wire {} (use the build that wrote it)",
+            self.dir.display(),
+            self.found,
+            events::WIRE_VERSION
+        )
+    }
+}
+
+impl std::error::Error for WireMismatch {}
+
+fn wire_line() -> String {
+    format!("starlog-wire {}", events::WIRE_VERSION)
+}
+
+/// Check that the session in `dir` holds records of this build's wire format. A session without
+/// a [`WIRE_FILE`] (written before sessions named their format, or a bare pair of journals) is
+/// read as it is.
+pub fn check_wire(dir: &Path) -> Result<(), WireMismatch> {
+    let text = match std::fs::read(dir.join(WIRE_FILE)) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(WireMismatch { dir: dir.to_owned(), found: format!("an unreadable {WIRE_FILE} file ({e})") });
+        }
+    };
+    let text = String::from_utf8_lossy(&text);
+    if text.trim_end() == wire_line() {
+        return Ok(());
+    }
+    let shown: String = text.trim().chars().take(40).collect();
+    Err(WireMismatch { dir: dir.to_owned(), found: format!("{shown:?}") })
+}
+
+/// Name this build's wire format in a session that names none yet (after [`check_wire`]).
+fn mark_wire(dir: &Path) -> Result<(), CoreError> {
+    let path = dir.join(WIRE_FILE);
+    if path.exists() {
+        return Ok(());
+    }
+    let io = |e: std::io::Error| CoreError::SessionIo(format!("cannot write {}: {e}", path.display()));
+    let mut file = std::fs::File::create(&path).map_err(io)?;
+    std::io::Write::write_all(&mut file, format!("{}\n", wire_line()).as_bytes()).map_err(io)?;
+    file.sync_all().map_err(io)
+}
 
 /// What went wrong, by who is to blame.
 #[derive(Debug)]
@@ -62,6 +123,10 @@ pub enum CoreError {
     Divergence { input_seq: u64, output_index: usize },
     /// The snapshot directory cannot be listed or cleaned up (I/O).
     Snapshot(String),
+    /// The session's wire-format file cannot be written (I/O).
+    SessionIo(String),
+    /// The session holds records of another wire format.
+    Wire(WireMismatch),
 }
 
 impl fmt::Display for CoreError {
@@ -75,6 +140,8 @@ impl fmt::Display for CoreError {
                 "restart diverged: output {output_index} of input {input_seq} differs from the journaled one (is this the same engine version?)"
             ),
             CoreError::Snapshot(e) => write!(f, "snapshots: {e}"),
+            CoreError::SessionIo(e) => write!(f, "session directory: {e}"),
+            CoreError::Wire(e) => write!(f, "{e}"),
         }
     }
 }
@@ -146,9 +213,11 @@ impl CoreLoop {
         segment_size_bytes: u64,
         snapshots: SnapshotPolicy,
     ) -> Result<CoreLoop, CoreError> {
+        check_wire(dir).map_err(CoreError::Wire)?;
         let opts = JournalOptions { segment_size_bytes, durability, sync_hook: None };
         let (input, _) = JournalWriter::open(dir.join(INPUT_DIR), opts.clone())?;
         let (output, _) = JournalWriter::open(dir.join(OUTPUT_DIR), opts)?;
+        mark_wire(dir)?;
         let inputs = Tailer::open(dir.join(INPUT_DIR), 1)?;
         let mut core = CoreLoop {
             dir: dir.to_owned(),

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use starlog_adapters::core_loop::{CoreError, CoreLoop, INPUT_DIR, OUTPUT_DIR};
+use starlog_adapters::core_loop::{CoreError, CoreLoop, INPUT_DIR, OUTPUT_DIR, WIRE_FILE, check_wire};
 use starlog_adapters::snapshots::{self, SNAPSHOT_DIR, SnapshotPolicy};
 use starlog_engine::engine::{Engine, EngineConfig};
 use starlog_engine::events::{
@@ -475,4 +475,31 @@ fn resume_keeps_the_divergence_check_by_restoring_before_the_last_outputs() {
     let err = CoreLoop::open_with(cut.path(), Engine::new(config(strict)).unwrap(), Durability::None, SEGMENT, EVERY_5)
         .unwrap_err();
     assert!(matches!(err, CoreError::Divergence { .. }), "{err}");
+}
+
+/// A session names the wire format of its records; a build refuses to append to a session of
+/// another (it would mix layouts in one journal), with one line saying why.
+#[test]
+fn a_session_of_another_wire_format_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(run(dir.path(), engine(), &script(), 4));
+    let wire = dir.path().join(WIRE_FILE);
+    let named = std::fs::read_to_string(&wire).unwrap();
+    assert_eq!(named, format!("starlog-wire {}\n", starlog_engine::events::WIRE_VERSION));
+    check_wire(dir.path()).unwrap();
+    // Reopened by the same build: fine, and the file is left as it was.
+    drop(CoreLoop::open(dir.path(), engine(), Durability::None, SEGMENT).unwrap());
+    assert_eq!(std::fs::read_to_string(&wire).unwrap(), named);
+    // A session written by another format.
+    std::fs::write(&wire, "starlog-wire 999\n").unwrap();
+    let error = CoreLoop::open(dir.path(), engine(), Durability::None, SEGMENT).unwrap_err();
+    assert!(matches!(error, CoreError::Wire(_)), "{error}");
+    let line = error.to_string();
+    assert!(line.contains("\"starlog-wire 999\"") && line.contains("this build reads starlog-wire"), "{line}");
+    assert!(!line.contains('\n'));
+    assert!(check_wire(dir.path()).is_err());
+    // Nothing journaled was touched.
+    std::fs::write(&wire, &named).unwrap();
+    let core = CoreLoop::open(dir.path(), engine(), Durability::None, SEGMENT).unwrap();
+    assert_eq!(core.engine().last_seq(), script().len() as u64);
 }

@@ -439,6 +439,13 @@ pub enum SecurityEvent {
     RateLimited { retry_after_ms: u32 },
 }
 
+/// The wire format of journaled records: the archived layout of [`Input`] and of
+/// [`crate::outputs::OutputRecord`]. Any change to either layout bumps it. A session directory
+/// names the format its journals hold (`starlog_adapters::core_loop::WIRE_FILE`), and a build
+/// refuses to read or append to a session of another: rkyv would read its bytes with the wrong
+/// layout.
+pub const WIRE_VERSION: u32 = 1;
+
 /// Serialize an input for the journal (allocates; the core loop reuses a buffer instead).
 pub fn to_bytes(input: &Input) -> Result<rkyv::util::AlignedVec, rkyv::rancor::Error> {
     rkyv::to_bytes::<rkyv::rancor::Error>(input)

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use serde_json::{Value, json};
-use starlog_adapters::core_loop::{INPUT_DIR, OUTPUT_DIR};
+use starlog_adapters::core_loop::{INPUT_DIR, OUTPUT_DIR, check_wire};
 use starlog_adapters::snapshots;
 use starlog_engine::AccountId;
 use starlog_engine::engine::Engine;
@@ -258,6 +258,7 @@ fn output_entry(output: &ArchivedOutput) -> (&'static str, String) {
 /// The timeline of inputs with seq in `from..=to`, each followed by its outputs; `kinds`
 /// (names from [`KINDS`]) keeps only those kinds when not empty.
 pub fn timeline(dir: &Path, from: u64, to: u64, kinds: &[String]) -> Result<Vec<Entry>, ReplayError> {
+    check_wire(dir)?;
     if let Some(bad) = kinds.iter().find(|k| !KINDS.contains(&k.as_str())) {
         return Err(ReplayError::Misuse(format!("--kind: unknown kind {bad:?} (kinds: {})", KINDS.join(", "))));
     }
@@ -313,6 +314,7 @@ pub fn engine_at(dir: &Path, seq: u64) -> Result<Engine, ReplayError> {
 /// [`engine_at`]; `use_snapshots = false` replays from the first input whatever snapshots there
 /// are (the reference a snapshot must agree with).
 pub fn engine_at_with(dir: &Path, seq: u64, use_snapshots: bool) -> Result<Engine, ReplayError> {
+    check_wire(dir)?;
     let inputs = JournalReader::open(dir.join(INPUT_DIR))?;
     let no_inputs = || ReplayError::Corrupt("the session has no inputs".into());
     let first = inputs.iter().next().ok_or_else(no_inputs)??;
@@ -364,6 +366,7 @@ pub struct SnapshotCheck {
 /// the replayed state hash must be the snapshot's, and the snapshot must restore. Snapshots are
 /// derived data; one that disagrees is wrong, whatever its checksum says.
 pub fn verify_snapshots(dir: &Path) -> Result<Vec<SnapshotCheck>, ReplayError> {
+    check_wire(dir)?;
     let found = snapshots::list(dir).map_err(|e| ReplayError::Corrupt(format!("cannot list snapshots: {e}")))?;
     let mut checks: Vec<SnapshotCheck> =
         found.into_iter().map(|(seq, path)| SnapshotCheck { seq, path, problem: None }).collect();

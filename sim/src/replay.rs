@@ -10,7 +10,7 @@ use std::ops::ControlFlow;
 use std::path::Path;
 
 use rkyv::util::AlignedVec;
-use starlog_adapters::core_loop::{INPUT_DIR, OUTPUT_DIR};
+use starlog_adapters::core_loop::{INPUT_DIR, OUTPUT_DIR, check_wire};
 use starlog_adapters::live::config::{RISK_DEFAULT, RunConfig, StrategyConfig};
 use starlog_engine::engine::{Engine, EngineConfig};
 use starlog_engine::events::{self, ArchivedInput};
@@ -61,6 +61,8 @@ pub enum ReplayError {
     Config(String),
     /// The query itself is wrong (an unknown kind, an empty range).
     Misuse(String),
+    /// The session holds records of another wire format than this build reads.
+    Wire(starlog_adapters::core_loop::WireMismatch),
 }
 
 impl fmt::Display for ReplayError {
@@ -70,11 +72,18 @@ impl fmt::Display for ReplayError {
             ReplayError::Corrupt(why) => write!(f, "corrupt session: {why}"),
             ReplayError::Config(why) => write!(f, "journaled configuration: {why}"),
             ReplayError::Misuse(why) => f.write_str(why),
+            ReplayError::Wire(e) => write!(f, "{e}"),
         }
     }
 }
 
 impl std::error::Error for ReplayError {}
+
+impl From<starlog_adapters::core_loop::WireMismatch> for ReplayError {
+    fn from(e: starlog_adapters::core_loop::WireMismatch) -> ReplayError {
+        ReplayError::Wire(e)
+    }
+}
 
 impl From<starlog_journal::Error> for ReplayError {
     fn from(e: starlog_journal::Error) -> ReplayError {
@@ -125,6 +134,7 @@ pub fn engine_for(config_text: &str, alter: Alterations) -> Result<Engine, Repla
 /// ([`JournalReader::read_ahead`]); the engine applies the inputs on this thread, in seq order,
 /// exactly as it would from a plain iteration.
 pub fn replay(dir: &Path, alter: Alterations) -> Result<ReplayReport, ReplayError> {
+    check_wire(dir)?;
     let inputs = JournalReader::open(dir.join(INPUT_DIR))?;
     let recorded = JournalReader::open(dir.join(OUTPUT_DIR))?;
     let mut replayer = Replayer {

@@ -118,3 +118,17 @@ fn a_lost_or_an_added_output_record_is_a_divergence() {
     assert_eq!(report.outputs as usize, n, "every real output matched");
     assert!(report.inputs <= head);
 }
+
+/// Replay and audit refuse a session that names another wire format: they would read its
+/// records with the wrong layout.
+#[test]
+fn replay_and_audit_refuse_a_session_of_another_wire_format() {
+    let dir = tempfile::tempdir().unwrap();
+    record(dir.path(), 3, 0);
+    std::fs::write(dir.path().join(starlog_adapters::core_loop::WIRE_FILE), "starlog-wire 0\n").unwrap();
+    let error = replay(dir.path(), Alterations::default()).unwrap_err();
+    assert!(error.to_string().contains("incompatible session"), "{error}");
+    let error = starlog_sim::audit::timeline(dir.path(), 1, u64::MAX, &[]).unwrap_err();
+    assert!(error.to_string().contains("incompatible session"), "{error}");
+    assert!(starlog_sim::audit::engine_at(dir.path(), 1).is_err());
+}
