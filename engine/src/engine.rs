@@ -1567,8 +1567,17 @@ impl Engine {
         let mut cancelled_offers = VecDeque::with_capacity(CANCELLED_OFFERS_MAX);
         for _ in 0..n {
             let c = CancelledOffer { offer_id: r.i64()?, order: r.u64()?, pair: r.u16()?, ledger: r.u32()? };
-            if usize::from(c.pair) >= pairs_count {
-                return Err(corrupt("a cancelled offer on a pair the session does not have"));
+            // Each names a cancelled order of ours as that order records it: a late trade is
+            // booked against the order an entry names.
+            let names_its_order = orders.get(c.order).is_some_and(|o| {
+                o.status == OrderStatus::Cancelled
+                    && o.offer_id == c.offer_id
+                    && o.pair == c.pair
+                    && o.cancelled_ledger == c.ledger
+                    && c.offer_id != 0
+            });
+            if !names_its_order {
+                return Err(corrupt("a cancelled offer that is not its order's"));
             }
             cancelled_offers.push_back(c);
         }

@@ -1282,3 +1282,27 @@ fn a_restored_engine_still_books_a_fill_reported_after_the_cancel() {
     }
     assert_eq!(restored.engine.state_hash(), h.engine.state_hash());
 }
+
+/// A snapshot whose cancelled offers do not name their orders as the orders record them is
+/// refused: a late trade would be booked against whatever order an entry names.
+#[test]
+fn a_snapshot_with_a_cancelled_offer_its_order_does_not_record_is_refused() {
+    let mut h = Harness::ready();
+    let (id, cancel) = rest_then_cancel(&mut h);
+    h.feed(11, &cancel_landed(cancel, 10));
+    let bytes = h.engine.snapshot();
+    // The entry: offer 555, the order, pair 0, ledger 10 — claim ledger 12 instead.
+    let mut entry = Vec::new();
+    entry.extend_from_slice(&555i64.to_le_bytes());
+    entry.extend_from_slice(&id.to_le_bytes());
+    entry.extend_from_slice(&0u16.to_le_bytes());
+    entry.extend_from_slice(&10u32.to_le_bytes());
+    let at = bytes.windows(entry.len()).position(|w| w == entry).expect("the entry is in the snapshot");
+    let mut forged = bytes[..bytes.len() - 8].to_vec();
+    forged[at + 18..at + 22].copy_from_slice(&12u32.to_le_bytes());
+    let sum = xxhash_rust::xxh3::xxh3_64(&forged);
+    forged.extend_from_slice(&sum.to_le_bytes());
+    let error = h.engine.restore_like(&forged).unwrap_err();
+    assert!(error.to_string().contains("a cancelled offer that is not its order's"), "{error}");
+    assert!(h.engine.restore_like(&bytes).is_ok());
+}
