@@ -7,22 +7,19 @@
 //! report's session has `SESSION_INPUTS` inputs and takes a few seconds to record).
 
 use std::hint::black_box;
-use std::path::Path;
 use std::time::Instant;
 
 use criterion::Criterion;
-use starlog_adapters::core_loop::CoreLoop;
-use starlog_adapters::snapshots::{self, SnapshotPolicy};
+use starlog_adapters::snapshots;
 use starlog_benches::{Latency, fmt_ns};
 use starlog_engine::engine::{Engine, EngineConfig};
 use starlog_engine::events::{
-    AccountSnapshot, Balance, BookSnapshot, Input, Level, OfferEffect, OpResult, SessionStart, Timer, Trade,
-    TxSucceeded, WireAsset, WirePrice, access, to_bytes,
+    AccountSnapshot, Balance, BookSnapshot, Input, Level, OfferEffect, OpResult, SessionStart, TxSucceeded, WireAsset,
+    WirePrice, access, to_bytes,
 };
 use starlog_engine::outputs::Output;
 use starlog_engine::risk::Side;
 use starlog_engine::{AccountId, Amount, Asset, Pair, Price};
-use starlog_journal::Durability;
 use starlog_sim::audit::state_at_with;
 use starlog_sim::replay::{Alterations, engine_for};
 
@@ -136,130 +133,6 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-fn config_text() -> String {
-    format!(
-        r#"
-horizon_url = "http://127.0.0.1:8000/"
-network = "testnet"
-account = "{ACCOUNT}"
-signer = "env:SEED"
-journal_dir = "/tmp/s"
-durability = "none"
-validation_level = "STRICT"
-seed = 9
-cancel_on_exit = false
-
-[[pairs]]
-selling = "native"
-buying = "USD:{ACCOUNT}"
-
-[strategy]
-name = "market-maker"
-params = {{ spread_bps = 60, levels = 3, order_amount = "12.5" }}
-
-[risk]
-price_band_bps_max = 1000
-"#
-    )
-}
-
-/// Records a session of `n` inputs in `dir` through the core loop, default snapshot policy: per
-/// 100 inputs, 70 book snapshots of 5 levels a side, 24 trades, 5 timers, 1 account snapshot;
-/// the market maker quoting, and every intent answered by a success (offers rest and refresh).
-fn record(dir: &Path, n: u64) -> u64 {
-    let text = config_text();
-    let engine = engine_for(&text, Alterations::default()).expect("engine");
-    let mut core =
-        CoreLoop::open_with(dir, engine, Durability::None, 256 << 20, SnapshotPolicy::default()).expect("open");
-    let account: AccountId = ACCOUNT.parse().expect("account");
-    let usd = Asset::credit("USD", account).expect("asset");
-    let pair = Pair::new(Asset::Native, usd).expect("pair");
-    let line = |asset: Asset| Balance {
-        asset: WireAsset::from(asset),
-        balance_stroops: 1_000_000_000_000,
-        buying_liabilities_stroops: 0,
-        selling_liabilities_stroops: 0,
-        limit_stroops: i64::MAX,
-    };
-    let account_input = Input::Account(AccountSnapshot {
-        account: *account.as_bytes(),
-        ledger: 1,
-        sequence: 1,
-        subentry_count: 1,
-        num_sponsoring: 0,
-        num_sponsored: 0,
-        base_reserve_stroops: 5_000_000,
-        balances: vec![line(Asset::Native), line(usd)],
-        offers: vec![],
-    });
-    let mut batch = vec![Input::SessionStart(SessionStart {
-        config_hash: [0; 32],
-        config: text,
-        security_level: 1,
-        validation_level: 3,
-        seed: 9,
-        account: *account.as_bytes(),
-        pairs: vec![pair.into()],
-    })];
-    let level = |n: i64| Level { price: WirePrice { n: n as i32, d: 100_000 }, amount_stroops: 1_000_000_000 };
-    let (mut intents, mut offer, mut i) = (Vec::new(), 1_000i64, 0u64);
-    while core.engine().last_seq() < n {
-        while batch.len() < 100 {
-            i += 1;
-            let k = ((i / 50) % 11) as i64;
-            batch.push(match i % 100 {
-                0 => account_input.clone(),
-                1..=5 => Input::Timer(Timer {}),
-                6..=29 => Input::Trade(Trade {
-                    pair: 0,
-                    id: u128::from(i),
-                    ledger: (i / 50) as u32 + 2,
-                    ledger_close_time: 0,
-                    price: WirePrice { n: 10_000, d: 100_000 },
-                    base_amount_stroops: 10_000_000,
-                    counter_amount_stroops: 1_000_000,
-                    base_is_seller: i % 2 == 0,
-                    base_offer_id: offer - (i % 7) as i64,
-                    counter_offer_id: 2_000_000 + i as i64,
-                    base_account: [1; 32],
-                    counter_account: [2; 32],
-                }),
-                _ => Input::Book(BookSnapshot {
-                    pair: 0,
-                    bids: (0..5).map(|j| level(9_990 - j * 3 - k * 5)).collect(),
-                    asks: (0..5).map(|j| level(10_010 + j * 3 - k * 5)).collect(),
-                }),
-            });
-        }
-        core.process_batch(batch.drain(..), i as i64 * 10_000_000, &mut intents).expect("batch");
-        for intent in intents.drain(..) {
-            let ops = intent
-                .ops
-                .iter()
-                .map(|op| {
-                    offer += 1;
-                    let cancel = op.amount_stroops == 0;
-                    OpResult {
-                        effect: if cancel { OfferEffect::Deleted } else { OfferEffect::Created },
-                        offer_id: if cancel { 0 } else { offer },
-                        remaining_stroops: op.amount_stroops,
-                        claims: vec![],
-                    }
-                })
-                .collect();
-            let ledger = (i / 50) as u32 + 2;
-            batch.push(Input::TxSucceeded(TxSucceeded {
-                intent: intent.id,
-                hash: [1; 32],
-                ledger,
-                fee_charged_stroops: 100,
-                ops,
-            }));
-        }
-    }
-    core.engine().last_seq()
-}
-
 fn report() {
     let e = busy_engine();
     let bytes = e.snapshot();
@@ -294,7 +167,7 @@ fn report() {
 
     let session = tempfile::tempdir().expect("tempdir");
     let t = Instant::now();
-    let head = record(session.path(), SESSION_INPUTS);
+    let head = starlog_sim::sample::record_mixed(session.path(), SESSION_INPUTS).expect("recorded");
     let found = snapshots::list(session.path()).expect("list");
     println!(
         "recorded a session of {head} inputs in {} (snapshots at seq {:?})",
@@ -306,7 +179,7 @@ fn report() {
     if let Some((seq, path)) = found.last() {
         let journal = starlog_journal::JournalReader::open(session.path().join(starlog_adapters::core_loop::INPUT_DIR))
             .expect("journal");
-        let template = engine_for(&config_text(), Alterations::default()).expect("engine");
+        let template = engine_for(&starlog_sim::sample::config_text(), Alterations::default()).expect("engine");
         let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
         let mut load = Latency::new(format!("snapshot load from disk (seq {seq}, {bytes} bytes)"));
         for _ in 0..50 {

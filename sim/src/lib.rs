@@ -4,7 +4,8 @@
 //! ([`horizon`]) and its HTTP/SSE front ([`server`]) with fault injection ([`faults`]); replay
 //! of recorded sessions ([`replay`]) and forensic queries over them ([`audit`]); the
 //! one-command demo ([`demo`]); backtests of recorded market data against a strategy with a
-//! simulated execution model ([`backtest`]).
+//! simulated execution model ([`backtest`]); the synthetic market-maker session tests and
+//! benchmarks record ([`sample`]).
 #![forbid(unsafe_code)]
 
 pub mod audit;
@@ -16,6 +17,7 @@ pub mod ledger;
 pub mod market;
 pub mod replay;
 pub mod rng;
+pub mod sample;
 pub mod sdex;
 pub mod server;
 pub mod venue;

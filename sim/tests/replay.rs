@@ -132,3 +132,15 @@ fn replay_and_audit_refuse_a_session_of_another_wire_format() {
     assert!(error.to_string().contains("incompatible session"), "{error}");
     assert!(starlog_sim::audit::engine_at(dir.path(), 1).is_err());
 }
+
+/// The market maker's sample session the benchmarks replay: recorded through the core loop, it
+/// trades (orders accepted, fills against its offers) and replays identically.
+#[test]
+fn the_sample_trading_session_replays_identically() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = starlog_sim::sample::record_mixed(dir.path(), 3_000).unwrap();
+    assert!(head >= 3_000);
+    let report = replay(dir.path(), Alterations::default()).unwrap();
+    assert_eq!((&report.divergence, report.inputs), (&None, head));
+    assert!(report.orders > 10 && report.outputs > report.orders, "{report:?}");
+}
