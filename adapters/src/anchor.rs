@@ -27,7 +27,6 @@ use crate::stellar::{Network, muxed_to_xdr, tx};
 /// identity (SHA-256 of its first input record — the session start — and that record's
 /// ingress time): unique per session, computable from the journal alone.
 pub fn session_tag(dir: &std::path::Path) -> Result<String, String> {
-    crate::core_loop::check_wire(dir).map_err(|e| e.to_string())?;
     let reader = JournalReader::open(dir.join(INPUT_DIR)).map_err(|e| e.to_string())?;
     let first = reader.get(1).map_err(|e| e.to_string())?.ok_or("the session has no inputs")?;
     let mut h = Sha256::new();

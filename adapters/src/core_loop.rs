@@ -96,16 +96,22 @@ pub fn check_wire(dir: &Path) -> Result<(), WireMismatch> {
     Err(WireMismatch { dir: dir.to_owned(), found: format!("{shown:?}") })
 }
 
-/// Name this build's wire format in a session that names none yet (after [`check_wire`]).
-fn mark_wire(dir: &Path) -> Result<(), CoreError> {
+/// Name this build's wire format in a new session (no record yet) that names none. Written
+/// whole or not at all: a temporary file, synced, renamed, and the directory synced. A session
+/// that already has records and no name (written before sessions named their format) is left
+/// unnamed: nothing proves which layout its records have.
+fn mark_wire(dir: &Path, fresh: bool) -> Result<(), CoreError> {
     let path = dir.join(WIRE_FILE);
-    if path.exists() {
+    if !fresh || path.exists() {
         return Ok(());
     }
     let io = |e: std::io::Error| CoreError::SessionIo(format!("cannot write {}: {e}", path.display()));
-    let mut file = std::fs::File::create(&path).map_err(io)?;
+    let tmp = dir.join(format!(".{WIRE_FILE}.tmp"));
+    let mut file = std::fs::File::create(&tmp).map_err(io)?;
     std::io::Write::write_all(&mut file, format!("{}\n", wire_line()).as_bytes()).map_err(io)?;
-    file.sync_all().map_err(io)
+    file.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, &path).map_err(io)?;
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)
 }
 
 /// What went wrong, by who is to blame.
@@ -217,7 +223,7 @@ impl CoreLoop {
         let opts = JournalOptions { segment_size_bytes, durability, sync_hook: None };
         let (input, _) = JournalWriter::open(dir.join(INPUT_DIR), opts.clone())?;
         let (output, _) = JournalWriter::open(dir.join(OUTPUT_DIR), opts)?;
-        mark_wire(dir)?;
+        mark_wire(dir, input.next_seq() == 1)?;
         let inputs = Tailer::open(dir.join(INPUT_DIR), 1)?;
         let mut core = CoreLoop {
             dir: dir.to_owned(),

@@ -50,7 +50,7 @@ use crate::admin::server::{AdminServer, CoreLink, ServerStats};
 use crate::alerts::{Alert, Alerter};
 use crate::anchor::{self, Anchorer};
 use crate::checkpoint::{self, Checkpoint, Head};
-use crate::core_loop::{CoreError, CoreLoop, INPUT_DIR, OUTPUT_DIR};
+use crate::core_loop::{CoreError, CoreLoop, INPUT_DIR, OUTPUT_DIR, check_wire};
 use crate::horizon::client::{ClientConfig, ClientStats, HorizonClient, HorizonError, Submitted};
 use crate::horizon::decode::{self, FeeStats, Transaction};
 use crate::keys::{self, KeyError, OpenOptions, Signer};
@@ -204,6 +204,7 @@ pub(super) fn journaled_config_hash(dir: &Path) -> Result<Option<[u8; 32]>, RunE
     if !dir.join(INPUT_DIR).exists() {
         return Ok(None);
     }
+    check_wire(dir).map_err(CoreError::Wire)?;
     let inputs = JournalReader::open(dir.join(INPUT_DIR)).map_err(CoreError::from)?;
     let Some(first) = inputs.iter().next() else { return Ok(None) };
     let first = first.map_err(CoreError::from)?;
@@ -299,6 +300,7 @@ pub(super) fn scan(dir: &Path) -> Result<Journaled, RunError> {
         last_trades: std::collections::BTreeMap::new(),
         unsettled: Vec::new(),
     };
+    check_wire(dir).map_err(CoreError::Wire)?;
     if !dir.join(INPUT_DIR).exists() {
         return Ok(journaled);
     }
