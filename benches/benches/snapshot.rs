@@ -29,7 +29,7 @@ const ORDERS_OPEN: u64 = 1000;
 /// Inputs in the report's recorded session (snapshots every 100 000, as by default).
 const SESSION_INPUTS: u64 = 250_000;
 
-const ACCOUNT: &str = "GBLD7NSGWYT2KRFTYMRJGQ42SNTGDXMZYNQUE3H7N2VEMARIQYKBB4JJ";
+use starlog_sim::sample::ACCOUNT;
 
 fn engine_config() -> EngineConfig {
     starlog_benches::loose_engine_config()

@@ -920,17 +920,21 @@ impl Engine {
         }
         let rest = Amount::from_stroops(o.amount.stroops() - o.filled.stroops()).unwrap_or(Amount::ZERO);
         let Ok(need) = o.price.notional_ceil(rest) else { return };
-        let Ok(excess) = o.commitment.selling_liabilities.checked_sub(need) else { return };
-        if excess.is_zero() {
+        // What it holds beyond its rest: counter to sell, and base to receive.
+        let beyond = |held: Amount, kept: Amount| held.checked_sub(kept).unwrap_or(Amount::ZERO);
+        let (selling, buying) =
+            (beyond(o.commitment.selling_liabilities, need), beyond(o.commitment.buying_liabilities, rest));
+        if selling.is_zero() && buying.is_zero() {
             return;
         }
         b.release(&Commitment {
-            selling_liabilities: excess,
-            buying_liabilities: Amount::ZERO,
+            selling_liabilities: selling,
+            buying_liabilities: buying,
             subentries: 0,
             ..o.commitment
         });
-        o.commitment.selling_liabilities = need;
+        o.commitment.selling_liabilities = o.commitment.selling_liabilities.min(need);
+        o.commitment.buying_liabilities = o.commitment.buying_liabilities.min(rest);
     }
 
     /// Profit or loss since the session began, in counter stroops, every position marked at its

@@ -133,8 +133,8 @@ fn replay_and_audit_refuse_a_session_of_another_wire_format() {
     assert!(starlog_sim::audit::engine_at(dir.path(), 1).is_err());
 }
 
-/// The market maker's sample session the benchmarks replay: recorded through the core loop, it
-/// trades (orders accepted, fills against its offers) and replays identically.
+/// The market maker's sample session the benchmarks replay: recorded through the core loop, its
+/// orders are accepted and produce outputs, and it replays identically.
 #[test]
 fn the_sample_trading_session_replays_identically() {
     let dir = tempfile::tempdir().unwrap();

@@ -320,10 +320,16 @@ impl Venue {
                 source: Source::Book { seq: self.book_seq, price: level.price },
             });
         }
-        // What is left rests (a buy keeps the counter it has not spent).
+        // What is left rests: a buy as stellar-core rests a ManageBuyOffer, selling what buys
+        // its remaining base at its price (`adjustOffer`), not what is left of its budget; an
+        // amount that adjusts to nothing does not rest.
+        let resting_counter = match side {
+            Side::Sell => 0,
+            Side::Buy => adjust_offer(price.inverse(), budget_counter, remaining_base),
+        };
         let rests = match side {
             Side::Sell => remaining_base > 0,
-            Side::Buy => remaining_base > 0 && div_floor(budget_counter, price) > 0,
+            Side::Buy => remaining_base > 0 && resting_counter > 0,
         };
         if !rests {
             return Ok(OpResult { effect: OfferEffect::Deleted, offer_id: 0, remaining_stroops: 0, claims });
@@ -351,13 +357,7 @@ impl Venue {
             side,
             price,
             remaining_base,
-            // A buy rests as stellar-core rests a ManageBuyOffer: selling what buys its remaining
-            // base at its price (`adjustOffer`), not what is left of its budget.
-            remaining_counter: if side == Side::Buy {
-                adjust_offer(price.inverse(), budget_counter, remaining_base)
-            } else {
-                0
-            },
+            remaining_counter: resting_counter,
             queue_ahead_stroops: queue,
         };
         self.account.offers.insert(offer_id, offer);
