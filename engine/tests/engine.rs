@@ -210,15 +210,7 @@ fn a_buy_resting_after_a_better_price_on_arrival_holds_only_what_its_rest_needs(
     assert_eq!(usd_line(&h), (a("1000"), a("10")));
     h.feed(10, &submitted(intent));
     // 50 XLM at 0.08 cross on arrival, for 4 USD; 50 rest at 0.1, which needs 5 USD.
-    let claim = Claim {
-        seller: [6; 32],
-        offer_id: 9,
-        asset_sold: WireAsset::from(Asset::Native),
-        amount_sold_stroops: a("50").stroops(),
-        asset_bought: WireAsset::from(usd()),
-        amount_bought_stroops: a("4").stroops(),
-    };
-    h.feed(11, &created(intent, 555, vec![claim]));
+    h.feed(11, &created(intent, 555, vec![xlm_sold_to_us("50", "4")]));
     assert_eq!(status(&h, id), OrderStatus::PartiallyFilled);
     assert_eq!(usd_line(&h), (a("996"), a("5")), "the 1 USD the better price saved is free");
     let o = h.engine.orders().find(|o| o.id == id).copied().unwrap();
@@ -226,19 +218,21 @@ fn a_buy_resting_after_a_better_price_on_arrival_holds_only_what_its_rest_needs(
     // The cancel gives back the 5 it holds.
     let mut out = Vec::new();
     h.engine.cancel(id, &mut out);
-    let cancel = intents_of(&out)[0].id;
-    h.feed(
-        12,
-        &Input::TxSucceeded(TxSucceeded {
-            intent: cancel,
-            hash: [7; 32],
-            ledger: 9,
-            fee_charged_stroops: 100,
-            ops: vec![OpResult { effect: OfferEffect::Deleted, offer_id: 555, remaining_stroops: 0, claims: vec![] }],
-        }),
-    );
+    h.feed(12, &cancel_landed(intents_of(&out)[0].id, 9));
     assert_eq!(status(&h, id), OrderStatus::Cancelled);
     assert_eq!(usd_line(&h), (a("996"), a("0")));
+}
+
+/// Someone's offer of `xlm` XLM that our buy crossed, for `usd` USD.
+fn xlm_sold_to_us(xlm: &str, usd_paid: &str) -> Claim {
+    Claim {
+        seller: [6; 32],
+        offer_id: 9,
+        asset_sold: WireAsset::from(Asset::Native),
+        amount_sold_stroops: a(xlm).stroops(),
+        asset_bought: WireAsset::from(usd()),
+        amount_bought_stroops: a(usd_paid).stroops(),
+    }
 }
 
 /// A buy that crosses at a better price than its own on arrival gets the base it asked for
@@ -256,15 +250,7 @@ fn a_buy_filled_on_arrival_at_a_better_price_pays_what_it_crossed_for() {
     assert_eq!(usd_free(&h), a("995.1"), "4.9 USD held for the buy");
     h.feed(10, &submitted(intent));
     // Someone's 50 XLM at 0.09: our buy takes all of it for 4.5 USD.
-    let claim = Claim {
-        seller: [6; 32],
-        offer_id: 9,
-        asset_sold: WireAsset::from(Asset::Native),
-        amount_sold_stroops: a("50").stroops(),
-        asset_bought: WireAsset::from(usd()),
-        amount_bought_stroops: a("4.5").stroops(),
-    };
-    let Input::TxSucceeded(mut ok) = created(intent, 0, vec![claim]) else { unreachable!() };
+    let Input::TxSucceeded(mut ok) = created(intent, 0, vec![xlm_sold_to_us("50", "4.5")]) else { unreachable!() };
     ok.ops[0].effect = OfferEffect::Deleted;
     ok.ops[0].remaining_stroops = 0;
     h.feed(11, &Input::TxSucceeded(ok));
