@@ -81,14 +81,22 @@ fn wire_line() -> String {
 /// a [`WIRE_FILE`] (written before sessions named their format, or a bare pair of journals) is
 /// read as it is.
 pub fn check_wire(dir: &Path) -> Result<(), WireMismatch> {
-    let text = match std::fs::read(dir.join(WIRE_FILE)) {
-        Ok(bytes) => bytes,
+    let path = dir.join(WIRE_FILE);
+    let unreadable =
+        |why: String| WireMismatch { dir: dir.to_owned(), found: format!("an unreadable {WIRE_FILE} ({why})") };
+    match std::fs::symlink_metadata(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => {
-            return Err(WireMismatch { dir: dir.to_owned(), found: format!("an unreadable {WIRE_FILE} file ({e})") });
-        }
-    };
-    let text = String::from_utf8_lossy(&text);
+        Err(e) => return Err(unreadable(e.to_string())),
+        // Not a regular file (a FIFO would block the read): not ours.
+        Ok(m) if !m.is_file() => return Err(unreadable("not a regular file".into())),
+        Ok(_) => {}
+    }
+    // One short line is all it holds: read no more than that, whatever the file's size.
+    let mut bytes = Vec::with_capacity(64);
+    std::fs::File::open(&path)
+        .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, 64), &mut bytes))
+        .map_err(|e| unreadable(e.to_string()))?;
+    let text = String::from_utf8_lossy(&bytes);
     if text.trim_end() == wire_line() {
         return Ok(());
     }

@@ -498,6 +498,10 @@ fn a_session_of_another_wire_format_is_refused() {
     assert!(line.contains("\"starlog-wire 999\"") && line.contains("this build reads starlog-wire"), "{line}");
     assert!(!line.contains('\n'));
     assert!(check_wire(dir.path()).is_err());
+    // A huge file is read no further than a line's worth, and named cut short.
+    std::fs::write(&wire, "x".repeat(1 << 20)).unwrap();
+    let line = check_wire(dir.path()).unwrap_err().to_string();
+    assert!(line.len() < 300 && line.contains("\"xxxx"), "{line}");
     // Nothing journaled was touched.
     std::fs::write(&wire, &named).unwrap();
     let core = CoreLoop::open(dir.path(), engine(), Durability::None, SEGMENT).unwrap();
